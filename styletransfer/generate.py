@@ -1,0 +1,115 @@
+"""Load a base model with a style adapter, and write unconditional samples (`mst generate`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import UserError
+
+
+def find_adapter(base: Path, style: str) -> Path:
+    """An adapter of ``base`` by slug or composer name ("bach", "J. S. Bach"...); lists them if unknown."""
+    import pandas as pd
+
+    from .catalog import find_composer
+    from .runs import adapters
+    from .train import slug
+
+    found = adapters(base)
+    if slug(style) in found:
+        return found[slug(style)]
+    names = {}
+    for key, folder in found.items():
+        meta = folder / "finetune.json"
+        names[json.loads(meta.read_text())["composer"] if meta.exists() else key] = folder
+    listing = ", ".join(sorted(found)) or "none (train one with `mst finetune --composer NAME`)"
+    if not names:
+        raise UserError(f"unknown style '{style}': adapters of {base}: {listing}")
+    try:
+        composer = find_composer(pd.DataFrame({"composers": [(n,) for n in names]}), style)
+    except UserError:
+        raise UserError(f"unknown style '{style}': adapters of {base}: {listing}") from None
+    return names[composer]
+
+
+def load_styled(base: str | None, style: str):
+    """(model, tokenizer, base folder) with the style's adapter merged in ('none': the base alone)."""
+    from .model import load_model
+    from .runs import resolve_base
+    from .tokenizer import load_tokenizer
+    from .train import check_vocabulary
+
+    base_dir = resolve_base(base)
+    tokenizer = load_tokenizer(base_dir)
+    model = load_model(base_dir)
+    check_vocabulary(model, tokenizer, base_dir)
+    if style and style.lower() != "none":
+        from peft import PeftModel
+
+        adapter = find_adapter(base_dir, style)
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    model.eval()
+    return model, tokenizer, base_dir
+
+
+def cut_bars(score, bars: int):
+    """The first ``bars`` bars of a score."""
+    from miditok.utils import get_bars_ticks
+
+    ticks = get_bars_ticks(score)
+    if len(ticks) <= bars:
+        return score
+    return score.clip(0, int(ticks[bars]), clip_end=True)
+
+
+def sample_bars(model, tokenizer, bars: int, n: int, temperature: float, top_k: int, top_p: float, seed: int):
+    """n Scores of at least ``bars`` bars (or until the model ends the piece)."""
+    from miditok.utils import get_bars_ticks
+
+    from .sampling import sample
+    from .tokenizer import decode_ids, special_id
+
+    bos, eos = special_id(tokenizer, "BOS"), special_id(tokenizer, "EOS")
+    rows = [[bos] for _ in range(n)]
+    done = [False] * n
+    generator_seed = seed
+    for _round in range(max(4, bars)):  # each round adds up to 256 tokens per row
+        active = [i for i in range(n) if not done[i]]
+        if not active:
+            break
+        new = sample(model, [rows[i] for i in active] if len({len(rows[i]) for i in active}) == 1 else [rows[active[0]]],
+                     256, temperature=temperature, top_k=top_k, top_p=top_p, seed=generator_seed, eos_id=eos)
+        generator_seed += 1
+        for i, tokens in zip(active, new):
+            if eos in tokens:
+                tokens = tokens[: tokens.index(eos)]
+                done[i] = True
+            rows[i] = rows[i] + tokens
+            score = decode_ids(tokenizer, rows[i][1:])
+            if len(get_bars_ticks(score)) > bars:
+                done[i] = True
+    return [cut_bars(decode_ids(tokenizer, row[1:]), bars) for row in rows]
+
+
+def generate_files(base, style: str, bars: int, out: Path | None, n: int, overrides: list[str], force: bool) -> list[Path]:
+    from .recipe import load_recipe
+
+    model, tokenizer, base_dir = load_styled(base, style)
+    cfg = load_recipe(base_dir / "recipe.yaml", overrides).sample
+    out = Path(out or f"{style.lower().replace(' ', '-')}.sample.mid")
+    paths = [out] if n == 1 else [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(n)]
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise UserError(f"{existing[0]} exists (use --force to overwrite)")
+    torch.manual_seed(cfg.seed)
+    scores = sample_bars(model, tokenizer, bars, n, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed)
+    from .io import atomic_write_bytes
+
+    for path, score in zip(paths, scores):
+        if not score.note_num():
+            raise UserError("the model wrote no notes (try another --set sample.seed=N)")
+        atomic_write_bytes(path, score.dumps_midi())
+    return paths

@@ -1,0 +1,47 @@
+"""Run folders: where a base model lives (a local folder, a Hub repo, or the shipped default)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .errors import UserError
+
+SHIPPED = Path(__file__).resolve().parent / "pretrained" / "default"
+DEFAULT_RUN = Path("runs/base")
+ADAPTERS = "adapters"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def default_base() -> Path:
+    """runs/base when the user has trained one, else the model shipped in the package."""
+    return DEFAULT_RUN if (DEFAULT_RUN / "config.json").exists() else SHIPPED
+
+
+def resolve_base(base: str | os.PathLike | None) -> Path:
+    """A local run folder, or a Hub repo id downloaded with huggingface_hub."""
+    if base is None:
+        path = default_base()
+    else:
+        path = Path(os.path.expanduser(str(base)))
+        if not path.exists() and HUB_ID.match(str(base)):
+            from huggingface_hub import snapshot_download
+
+            try:
+                path = Path(snapshot_download(str(base), allow_patterns=["*.json", "*.safetensors", "*.yaml", "*.jsonl"]))
+            except Exception as exc:
+                raise UserError(f"could not download '{base}' from the Hub ({type(exc).__name__})") from None
+    if not path.is_dir():
+        raise UserError(f"base model not found: {path}")
+    missing = [name for name in ("config.json", "tokenizer.json") if not (path / name).exists()]
+    if missing:
+        raise UserError(f"{path} is not an mst run (missing {', '.join(missing)})")
+    return path
+
+
+def adapters(base: Path) -> dict[str, Path]:
+    """Adapters saved under a run: slug -> folder."""
+    folder = base / ADAPTERS
+    if not folder.is_dir():
+        return {}
+    return {p.name: p for p in sorted(folder.iterdir()) if (p / "adapter_config.json").exists()}

@@ -1,0 +1,429 @@
+"""Fast autoregressive sampling with a KV cache, for any transformers causal LM (Llama, GPT-2, + peft).
+
+Why not ``model.generate``: for the small models this project trains, per-token Python overhead
+dominates, and generate's logits processors, stopping criteria and DynamicCache (which re-concatenates
+the whole cache every token) cost more than the model itself. Here each step is one direct forward
+over one token into a preallocated ring-buffer cache, then a few tensor ops to pick the token.
+
+Past the model's context:
+- RoPE models (Llama): the cache keeps the last ``context`` tokens (a rolling window). Positions keep
+  increasing; RoPE bakes absolute positions into the cached keys and attention only sees their
+  differences, which stay below ``context`` as in training.
+- Absolute-position models (GPT-2): when the window is full, the cache is rebuilt ("re-primed") from the
+  last ``context // 2`` tokens at positions 0.., so one full forward every ``context // 2`` tokens.
+
+Prompts of unequal lengths are left-padded; an attention mask hides the padding and positions start at
+each row's first real token, so a padded row samples as it would alone (up to float rounding).
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+import torch.nn.functional as F
+from transformers.cache_utils import Cache, CacheLayerMixin
+
+
+@runtime_checkable
+class Constraint(Protocol):
+    """Hook for constrained decoding (the melody-keeping state machine lives in transfer.py).
+
+    ``allowed(step)`` is called before token ``step`` (0-based count of new tokens) is sampled and returns a
+    bool mask [B, V] (True = may be sampled; it may also broadcast, e.g. [V]) or None for no restriction.
+    ``advance(tokens)`` is then called with the LongTensor [B] of tokens chosen at that step; rows that already
+    stopped at ``eos_id`` receive ``eos_id`` again and should be ignored.
+    """
+
+    def allowed(self, step: int) -> torch.Tensor | None: ...
+
+    def advance(self, tokens: torch.Tensor) -> None: ...
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+
+class _RingLayer(CacheLayerMixin):
+    """One layer's keys/values in a fixed [B, H, size, D] buffer; the owning cache decides the slot."""
+
+    is_sliding = False
+
+    def __init__(self, owner: "_RingCache"):
+        super().__init__()
+        self.owner = owner
+
+    def lazy_initialization(self, key_states, value_states):
+        b, h, _, d = key_states.shape
+        size = self.owner.size
+        self.keys = key_states.new_zeros(b, h, size, d)
+        self.values = value_states.new_zeros(b, h, size, value_states.shape[-1])
+        self.is_initialized = True
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        n, start = key_states.shape[2], self.owner.start
+        # In-place writes: no per-token reallocation or copy of the whole cache (what DynamicCache's cat does).
+        self.keys[:, :, start : start + n] = key_states
+        self.values[:, :, start : start + n] = value_states
+        end = min(self.owner.filled + n, self.owner.size)
+        # Slot order is not time order once the ring wraps; for one query without a causal mask that does
+        # not matter (softmax over keys is order-free, and RoPE positions are already in the keys).
+        return self.keys[:, :, :end], self.values[:, :, :end]
+
+    def get_mask_sizes(self, query_length):
+        return min(self.owner.filled + query_length, self.owner.size), 0
+
+    def get_seq_length(self):
+        return self.owner.filled
+
+    def get_max_length(self):
+        return self.owner.size
+
+
+class _RingCache(Cache):
+    """KV cache of at most ``size`` tokens. Multi-token writes (prefill) only go into an empty cache."""
+
+    def __init__(self, n_layers: int, size: int):
+        self.size, self.start, self.filled = size, 0, 0
+        super().__init__(layers=[_RingLayer(self) for _ in range(n_layers)])
+
+    def advance(self, n: int) -> None:
+        """Called after each forward: the next write goes after the ``n`` tokens just written."""
+        self.start = (self.start + n) % self.size
+        self.filled = min(self.filled + n, self.size)
+
+    def clear(self) -> None:
+        self.start = self.filled = 0
+
+
+# --- token choice -----------------------------------------------------------------------------
+
+
+def _pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen) -> torch.Tensor:
+    """[B, V] float logits -> [B] token ids."""
+    if top_k == 1:
+        return logits.argmax(-1)  # greedy: no randomness, no softmax
+    if temperature != 1.0:
+        logits = logits / temperature
+    if 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = sorted_logits.softmax(-1)
+        # Keep the smallest set reaching top_p: drop a token once the tokens before it reach top_p
+        # (so the top token always stays).
+        drop = probs.cumsum(-1) - probs >= top_p
+        logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
+    probs = logits.softmax(-1)
+    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+
+
+def _apply_constraint(logits, constraint, step):
+    mask = constraint.allowed(step)
+    if mask is None:
+        return logits
+    mask = mask.to(device=logits.device, dtype=torch.bool)
+    if not bool(mask.any(-1).all()):
+        raise ValueError(f"constraint allows no token at step {step}")
+    return logits.masked_fill(~mask, float("-inf"))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def model_context(model) -> int:
+    """The longest sequence the model was built for (max_position_embeddings / n_positions)."""
+    cfg = model.config
+    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(cfg, name, None)
+        if value:
+            return int(value)
+    raise ValueError("cannot tell the model's context length; pass context=")
+
+
+def _uses_absolute_positions(model) -> bool:
+    # GPT-2 family: learned position table, so positions must stay below n_positions.
+    return getattr(model.config, "n_positions", None) is not None
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _as_batch(prompt_ids, device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Left-padded [B, T] ids and a [B, T] bool mask (None when all rows have the same length)."""
+    if isinstance(prompt_ids, torch.Tensor):
+        ids = prompt_ids.to(device=device, dtype=torch.long)
+        if ids.ndim == 1:
+            ids = ids[None]
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError("prompt_ids must be [batch, length] with length >= 1")
+        return ids, None
+    rows = [list(r) for r in prompt_ids]
+    if not rows or any(len(r) == 0 for r in rows):
+        raise ValueError("every prompt needs at least one token (e.g. BOS)")
+    width = max(len(r) for r in rows)
+    if all(len(r) == width for r in rows):
+        return torch.tensor(rows, dtype=torch.long, device=device), None
+    ids = torch.zeros(len(rows), width, dtype=torch.long, device=device)
+    mask = torch.zeros(len(rows), width, dtype=torch.bool, device=device)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+        mask[i, width - len(r) :] = True
+    return ids, mask
+
+
+def _generator(seed, device):
+    if seed is None:
+        return None
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen
+
+
+def _to_lists(out: torch.Tensor, eos_id) -> list[list[int]]:
+    rows = out.tolist()
+    if eos_id is not None:
+        rows = [r[: r.index(eos_id) + 1] if eos_id in r else r for r in rows]
+    return rows
+
+
+# --- lean decode steps ------------------------------------------------------------------------
+# One token through a plain Llama / GPT-2 without the transformers module plumbing (module calls, mask
+# building, config lookups): for this project's small models that plumbing costs as much as the matmuls.
+# q/k/v and gate/up weights are fused into one matmul each. The math is the models' own (checked
+# token-for-token against their forward in the tests); anything else (peft wrappers, GQA, RoPE scaling,
+# training mode) uses the model's forward instead.
+
+
+def _lean_decoder(model, cache: "_RingCache"):
+    from transformers import GPT2LMHeadModel, LlamaForCausalLM
+
+    cfg = model.config
+    if model.training:
+        return None
+    if type(model) is LlamaForCausalLM:
+        rope = model.model.rotary_emb
+        if (cfg.num_key_value_heads != cfg.num_attention_heads or cfg.hidden_act != "silu" or cfg.attention_bias
+                or cfg.mlp_bias or getattr(rope, "rope_type", None) != "default"
+                or cfg.hidden_size != cfg.num_attention_heads * getattr(cfg, "head_dim", cfg.hidden_size // cfg.num_attention_heads)):
+            return None
+        return _LlamaStep(model, cache)
+    if type(model) is GPT2LMHeadModel:
+        if cfg.scale_attn_by_inverse_layer_idx or cfg.reorder_and_upcast_attn or cfg.add_cross_attention:
+            return None
+        return _GPT2Step(model, cache)
+    return None
+
+
+class _LlamaStep:
+    def __init__(self, model, cache):
+        cfg, m = model.config, model.model
+        self.cache, self.heads, self.eps = cache, cfg.num_attention_heads, cfg.rms_norm_eps
+        self.width, self.inter = cfg.hidden_size, cfg.intermediate_size
+        self.inv_freq, self.rope_scale = m.rotary_emb.inv_freq, m.rotary_emb.attention_scaling
+        self.embed, self.norm, self.head = m.embed_tokens.weight, m.norm.weight, model.lm_head.weight
+        self.layers = [
+            (torch.cat([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight, l.self_attn.v_proj.weight]),
+             l.self_attn.o_proj.weight, torch.cat([l.mlp.gate_proj.weight, l.mlp.up_proj.weight]),
+             l.mlp.down_proj.weight, l.input_layernorm.weight, l.post_attention_layernorm.weight)
+            for l in m.layers
+        ]
+
+    def __call__(self, tok, pos, attn):
+        B, C, H = tok.shape[0], self.width, self.heads
+        D, half = C // H, C // H // 2
+        freqs = pos[..., None].float() * self.inv_freq  # [B, 1, D/2]
+        emb = torch.cat((freqs, freqs), -1)
+        cos, sin = (emb.cos() * self.rope_scale)[:, None], (emb.sin() * self.rope_scale)[:, None]  # [B, 1, 1, D]
+        slot, end = self.cache.start, min(self.cache.filled + 1, self.cache.size)
+        h = F.embedding(tok[:, None], self.embed)  # [B, 1, C]
+        for layer, (wqkv, wo, wgu, wdown, n1, n2) in zip(self.cache.layers, self.layers):
+            q, k, v = F.linear(F.rms_norm(h, (C,), n1, self.eps), wqkv).view(B, 1, 3 * H, D).transpose(1, 2).split(H, 1)
+            q = q * cos + torch.cat((-q[..., half:], q[..., :half]), -1) * sin
+            k = k * cos + torch.cat((-k[..., half:], k[..., :half]), -1) * sin
+            layer.keys[:, :, slot] = k[:, :, 0]
+            layer.values[:, :, slot] = v[:, :, 0]
+            o = F.scaled_dot_product_attention(q, layer.keys[:, :, :end], layer.values[:, :, :end], attn_mask=attn)
+            h = h + F.linear(o.transpose(1, 2).reshape(B, 1, C), wo)
+            gate, up = F.linear(F.rms_norm(h, (C,), n2, self.eps), wgu).split(self.inter, -1)
+            h = h + F.linear(F.silu(gate) * up, wdown)
+        return F.linear(F.rms_norm(h[:, 0], (C,), self.norm, self.eps), self.head)
+
+
+class _GPT2Step:
+    def __init__(self, model, cache):
+        cfg, t = model.config, model.transformer
+        self.cache, self.heads, self.eps, self.width = cache, cfg.n_head, cfg.layer_norm_epsilon, cfg.n_embd
+        self.scale = None if cfg.scale_attn_weights else 1.0
+        self.wte, self.wpe, self.head = t.wte.weight, t.wpe.weight, model.lm_head.weight
+        self.ln_f = (t.ln_f.weight, t.ln_f.bias)
+        self.act = t.h[0].mlp.act
+        # Conv1D layers compute x @ W + b (W is [in, out]): addmm(b, x, W).
+        self.layers = [
+            (b.ln_1.weight, b.ln_1.bias, b.attn.c_attn.weight, b.attn.c_attn.bias, b.attn.c_proj.weight,
+             b.attn.c_proj.bias, b.ln_2.weight, b.ln_2.bias, b.mlp.c_fc.weight, b.mlp.c_fc.bias,
+             b.mlp.c_proj.weight, b.mlp.c_proj.bias)
+            for b in t.h
+        ]
+
+    def __call__(self, tok, pos, attn):
+        B, C, H = tok.shape[0], self.width, self.heads
+        slot, end = self.cache.start, min(self.cache.filled + 1, self.cache.size)
+        h = F.embedding(tok, self.wte) + F.embedding(pos[:, 0], self.wpe)  # [B, C]
+        for layer, (l1w, l1b, aw, ab, pw, pb, l2w, l2b, fw, fb, mw, mb) in zip(self.cache.layers, self.layers):
+            q, k, v = torch.addmm(ab, F.layer_norm(h, (C,), l1w, l1b, self.eps), aw).view(B, 3 * H, 1, C // H).split(H, 1)
+            layer.keys[:, :, slot] = k[:, :, 0]
+            layer.values[:, :, slot] = v[:, :, 0]
+            o = F.scaled_dot_product_attention(q, layer.keys[:, :, :end], layer.values[:, :, :end], attn_mask=attn,
+                                               scale=self.scale)
+            h = h + torch.addmm(pb, o.reshape(B, C), pw)
+            h = h + torch.addmm(mb, self.act(torch.addmm(fb, F.layer_norm(h, (C,), l2w, l2b, self.eps), fw)), mw)
+        return F.linear(F.layer_norm(h, (C,), *self.ln_f, self.eps), self.head)
+
+
+# --- the samplers -----------------------------------------------------------------------------
+
+
+def sample(
+    model,
+    prompt_ids: list[list[int]] | torch.Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    eos_id: int | None = None,
+    constraint: Constraint | None = None,
+    context: int | None = None,
+    fast: bool = True,
+) -> list[list[int]]:
+    """Sample ``max_new_tokens`` after each prompt row, with a KV cache.
+
+    Returns the new tokens per row; a row that produced ``eos_id`` ends with it (the rest is cut).
+    ``top_k=1`` is greedy. ``seed`` makes a run reproducible (its own torch.Generator, global RNG untouched).
+    ``context`` defaults to the model's own (max_position_embeddings / n_positions) and may only shrink it.
+    ``fast=False`` decodes through the model's own forward even for a plain Llama / GPT-2 (for comparison).
+    """
+    with torch.inference_mode():
+        return _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint,
+                       context, fast)
+
+
+def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint, context, fast):
+    device = _device(model)
+    ids, pad = _as_batch(prompt_ids, device)
+    batch, n_prompt = ids.shape
+    if max_new_tokens <= 0:
+        return [[] for _ in range(batch)]
+    ctx = min(context or model_context(model), model_context(model))
+    absolute = _uses_absolute_positions(model)
+    gen = _generator(seed, device)
+    out = torch.empty(batch, max_new_tokens, dtype=torch.long, device=device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device) if eos_id is not None else None
+    cache = _RingCache(model.config.num_hidden_layers, ctx)
+    lean = _lean_decoder(model, cache) if fast else None
+    # With padding: which cache slots hold real tokens (slot order, like the cached keys).
+    slot_mask = torch.ones(batch, ctx, dtype=torch.bool, device=device) if pad is not None else None
+    if absolute:
+        # GPT-2 re-primes from the recent tokens, so keep the whole sequence (preallocated, no per-step cat).
+        seq = torch.cat([ids, out], dim=1)
+        seq_mask = None if pad is None else torch.cat([pad, torch.ones_like(out, dtype=torch.bool)], dim=1)
+
+    def prefill(tokens: torch.Tensor, mask: torch.Tensor | None):
+        """Fill the emptied cache with ``tokens`` [B, T<=ctx]; return last logits [B, V] and next positions [B, 1]."""
+        cache.clear()
+        n = tokens.shape[1]
+        if mask is None:
+            positions, attn = torch.arange(n, device=device).expand(batch, n), None
+        else:
+            positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
+            slot_mask[:, :n] = mask
+            causal = torch.ones(n, n, dtype=torch.bool, device=device).tril()
+            # Padding queries attend to themselves, so no mask row is empty: an empty row gives NaN, which
+            # becomes a NaN key/value in the next layer and poisons real rows (0 * NaN = NaN).
+            attn = ((causal & mask[:, None, :]) | torch.eye(n, dtype=torch.bool, device=device))[:, None]
+        logits = model(input_ids=tokens, position_ids=positions, attention_mask=attn, cache=cache,
+                       use_cache=True, logits_to_keep=1).logits
+        cache.advance(n)
+        return logits[:, -1].float(), positions[:, -1:] + 1
+
+    logits, pos = prefill(ids[:, -ctx:], None if pad is None else pad[:, -ctx:])
+    for step in range(max_new_tokens):
+        if constraint is not None:
+            logits = _apply_constraint(logits, constraint, step)
+        tok = _pick(logits, temperature, top_k, top_p, gen)
+        if done is not None:
+            tok = tok.masked_fill(done, eos_id)  # finished rows keep emitting eos, cut off below
+            done |= tok == eos_id
+        out[:, step] = tok
+        if constraint is not None:
+            constraint.advance(tok)
+        if step + 1 == max_new_tokens or (done is not None and bool(done.all())):
+            break
+        if absolute:
+            seq[:, n_prompt + step] = tok
+            if cache.filled == ctx:  # no room for another absolute position: re-prime from the last ctx // 2
+                end = n_prompt + step + 1
+                logits, pos = prefill(seq[:, end - ctx // 2 : end],
+                                      None if seq_mask is None else seq_mask[:, end - ctx // 2 : end])
+                continue
+        attn = None
+        if slot_mask is not None:
+            slot_mask[:, cache.start] = True
+            attn = slot_mask[:, None, None, : min(cache.filled + 1, ctx)]
+        if lean is not None:
+            logits = lean(tok, pos, attn).float()
+        else:
+            logits = model(input_ids=tok[:, None], position_ids=pos, attention_mask=attn, cache=cache,
+                           use_cache=True).logits[:, -1].float()
+        cache.advance(1)
+        pos = pos + 1
+    return _to_lists(out[:, : step + 1], eos_id)
+
+
+def sample_no_cache(
+    model,
+    prompt_ids: list[list[int]] | torch.Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    eos_id: int | None = None,
+    constraint: Constraint | None = None,
+    context: int | None = None,
+) -> list[list[int]]:
+    """The original nanoGPT loop: crop to the context, full forward per token. Benchmark baseline only.
+
+    Same arguments and token choice as ``sample`` (a seeded run draws the same random numbers), but prompts
+    must all have the same length.
+    """
+    device = _device(model)
+    ids, pad = _as_batch(prompt_ids, device)
+    if pad is not None:
+        raise ValueError("sample_no_cache needs prompts of equal length")
+    if max_new_tokens <= 0:
+        return [[] for _ in range(ids.shape[0])]
+    ctx = min(context or model_context(model), model_context(model))
+    gen = _generator(seed, device)
+    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=device) if eos_id is not None else None
+    n_prompt = ids.shape[1]
+    with torch.inference_mode():
+        for step in range(max_new_tokens):
+            logits = model(input_ids=ids[:, -ctx:], use_cache=False).logits[:, -1].float()
+            if constraint is not None:
+                logits = _apply_constraint(logits, constraint, step)
+            tok = _pick(logits, temperature, top_k, top_p, gen)
+            if done is not None:
+                tok = tok.masked_fill(done, eos_id)
+                done |= tok == eos_id
+            ids = torch.cat([ids, tok[:, None]], dim=1)
+            if constraint is not None:
+                constraint.advance(tok)
+            if done is not None and bool(done.all()):
+                break
+    return _to_lists(ids[:, n_prompt:], eos_id)

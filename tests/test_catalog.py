@@ -1,0 +1,194 @@
+"""The catalog: Maestro folders (.csv and .json), joint composers, per-split tables, composer lookup."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import BAD, GOOD, PIECES
+from styletransfer.catalog import (
+    composer_table, composers, find_composer, load_catalog, select, split_composers,
+)
+from styletransfer.errors import UserError
+
+ALL_COMPOSERS = ["Carl Philipp Emanuel Bach", "Claude Debussy", "Ferruccio Busoni", "Franz Liszt",
+                 "Franz Schubert", "Frédéric Chopin", "Johann Sebastian Bach", "Ludwig van Beethoven"]
+
+
+@pytest.fixture(scope="module")
+def catalog(maestro_dir):
+    return load_catalog(maestro_dir)
+
+
+def test_load_maestro_csv(catalog, maestro_dir):
+    assert len(catalog) == GOOD + len(BAD)
+    assert list(catalog.columns) == ["composer", "title", "split", "midi", "duration", "composers"]
+    assert catalog["title"].tolist() == [p[1] for p in PIECES] + [b[2] for b in BAD]
+    assert catalog["split"].value_counts().to_dict() == {"train": 10, "validation": 3, "test": 2}
+    # midi paths are absolute paths into the folder, and exist
+    assert all(Path(p).is_absolute() and Path(p).is_relative_to(maestro_dir) for p in catalog["midi"])
+    assert all(Path(p).exists() for p in catalog["midi"])
+    assert catalog["duration"].dtype.kind == "f" and (catalog["duration"] > 0).all()
+
+
+def test_load_maestro_json(maestro_json_dir, maestro_dir, catalog):
+    assert not (maestro_json_dir / "maestro-v3.0.0.csv").exists()
+    js = load_catalog(maestro_json_dir)
+    assert len(js) == GOOD
+    good = catalog.iloc[:GOOD]
+    assert js["composer"].tolist() == good["composer"].tolist()
+    assert js["split"].tolist() == good["split"].tolist()
+    assert js["composers"].tolist() == good["composers"].tolist()
+    assert [Path(p).relative_to(maestro_json_dir) for p in js["midi"]] == \
+        [Path(p).relative_to(maestro_dir) for p in good["midi"]]
+    assert js["duration"].round(6).tolist() == good["duration"].round(6).tolist()
+
+
+def test_joint_composers(catalog):
+    assert split_composers("Johann Sebastian Bach / Ferruccio Busoni") == ("Johann Sebastian Bach", "Ferruccio Busoni")
+    assert split_composers(" Franz Liszt ") == ("Franz Liszt",)
+    joint = catalog[catalog["title"] == "Chaconne in D Minor"].iloc[0]
+    assert joint["composer"] == "Johann Sebastian Bach / Ferruccio Busoni"
+    assert joint["composers"] == ("Johann Sebastian Bach", "Ferruccio Busoni")
+    assert composers(catalog) == ALL_COMPOSERS
+    # a joint work belongs to each of its composers
+    assert "Chaconne in D Minor" in select(catalog, "Johann Sebastian Bach")["title"].tolist()
+    assert select(catalog, "Ferruccio Busoni")["title"].tolist() == ["Chaconne in D Minor"]
+    # no half-name ends up as a composer of its own
+    assert "Johann Sebastian Bach / Ferruccio Busoni" not in composers(catalog)
+
+
+def test_select_by_split(catalog):
+    assert select(catalog, "Johann Sebastian Bach", "train")["title"].tolist() == \
+        ["Prelude in C Major", "Fugue in C Minor", "Chaconne in D Minor"]
+    assert select(catalog, "Johann Sebastian Bach", "validation")["title"].tolist() == ["Invention No. 1"]
+    assert select(catalog, "Johann Sebastian Bach", "test").empty
+    assert select(catalog, split="test")["title"].tolist() == ["Etude Op. 10 No. 3", "Consolation No. 3"]
+
+
+def test_composer_table_counts_per_split(catalog):
+    table = composer_table(catalog).set_index("composer")
+    assert sorted(table.index) == ALL_COMPOSERS
+    bach = table.loc["Johann Sebastian Bach"]
+    assert (bach["pieces"], bach["train_pieces"], bach["validation_pieces"], bach["test_pieces"]) == (4, 3, 1, 0)
+    liszt = table.loc["Franz Liszt"]  # the drums-only file is listed by the catalog, it is the dataset that skips it
+    assert (liszt["pieces"], liszt["train_pieces"], liszt["validation_pieces"], liszt["test_pieces"]) == (2, 0, 1, 1)
+    assert table.loc["Ferruccio Busoni", "pieces"] == 1
+    assert table["pieces"].tolist() == sorted(table["pieces"], reverse=True)  # most pieces first
+    # every piece counts once per composer: joint works once for each
+    assert table["pieces"].sum() == len(catalog) + 1
+    for split in ("train", "validation", "test"):
+        assert (table[f"{split}_pieces"].sum()
+                == catalog[catalog["split"] == split]["composers"].map(len).sum())
+
+
+def test_composer_table_hours(tmp_path):
+    """Hours per split from the duration column (the MIDI files need not exist to read the table)."""
+    pd.DataFrame({
+        "canonical_composer": ["A Composer", "A Composer / B Composer", "B Composer", "A Composer"],
+        "canonical_title": ["a", "ab", "b", "a2"],
+        "split": ["train", "train", "validation", "test"],
+        "year": [2004] * 4,
+        "midi_filename": ["x.midi"] * 4,
+        "audio_filename": ["x.wav"] * 4,
+        "duration": [3600.0, 1800.0, 900.0, 7200.0],
+    }).to_csv(tmp_path / "maestro-v3.0.0.csv", index=False)
+    table = composer_table(load_catalog(tmp_path)).set_index("composer")
+    assert table.loc["A Composer", "pieces"] == 3
+    assert table.loc["A Composer", "hours"] == pytest.approx(3.5)
+    assert table.loc["A Composer", "train_hours"] == pytest.approx(1.5)
+    assert table.loc["A Composer", "validation_hours"] == pytest.approx(0.0)
+    assert table.loc["A Composer", "test_hours"] == pytest.approx(2.0)
+    assert table.loc["B Composer", "hours"] == pytest.approx(0.75)
+    assert table.loc["B Composer", "validation_pieces"] == 1
+    assert table.index[0] == "A Composer"
+
+
+@pytest.mark.parametrize("name", ["bach", "Bach", "BACH", "J. S. Bach", "J.S. Bach", "JS Bach",
+                                  "Johann Sebastian Bach", "johann sebastian bach", " Johann  Sebastian Bach "])
+def test_find_js_bach(catalog, name):
+    # the catalog also has C.P.E. Bach, so "Bach" alone must still mean Johann Sebastian
+    assert "Carl Philipp Emanuel Bach" in composers(catalog)
+    assert find_composer(catalog, name) == "Johann Sebastian Bach"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("C.P.E. Bach", "Carl Philipp Emanuel Bach"),
+    ("CPE Bach", "Carl Philipp Emanuel Bach"),
+    ("Carl Philipp Emanuel Bach", "Carl Philipp Emanuel Bach"),
+    ("chopin", "Frédéric Chopin"),
+    ("Frederic Chopin", "Frédéric Chopin"),  # accents optional
+    ("FRÉDÉRIC CHOPIN", "Frédéric Chopin"),
+    ("beethoven", "Ludwig van Beethoven"),
+    ("van Beethoven", "Ludwig van Beethoven"),
+    ("busoni", "Ferruccio Busoni"),  # known only through a joint work
+    ("Schubert", "Franz Schubert"),
+])
+def test_find_other_composers(catalog, name, expected):
+    assert find_composer(catalog, name) == expected
+
+
+def test_ambiguous_composer_lists_the_candidates(catalog):
+    with pytest.raises(UserError) as exc:
+        find_composer(catalog, "Franz")
+    message = str(exc.value)
+    assert "ambiguous" in message
+    assert "Franz Liszt" in message and "Franz Schubert" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name, close", [("Chopen", "Frédéric Chopin"), ("Bethoven", "Ludwig van Beethoven"),
+                                         ("Debusy", "Claude Debussy")])
+def test_unknown_composer_suggests_close_names(catalog, name, close):
+    with pytest.raises(UserError) as exc:
+        find_composer(catalog, name)
+    message = str(exc.value)
+    assert message.startswith(f"unknown composer '{name}'")
+    assert f"closest: {close}" in message
+    assert "mst data composers" in message
+
+
+def test_unknown_composer_without_close_names(catalog):
+    with pytest.raises(UserError) as exc:
+        find_composer(catalog, "Mozart")
+    assert "unknown composer 'Mozart'" in str(exc.value)
+    assert "closest" not in str(exc.value)
+    with pytest.raises(UserError, match="empty composer name"):
+        find_composer(catalog, "  ")
+
+
+def test_bach_alias_needs_the_composer_in_the_catalog(catalog):
+    """With only C.P.E. Bach in the catalog, "Bach" is him: the alias never invents a composer."""
+    cpe_only = catalog[catalog["composers"].map(lambda names: "Johann Sebastian Bach" not in names)]
+    assert find_composer(cpe_only, "bach") == "Carl Philipp Emanuel Bach"
+    with pytest.raises(UserError, match="unknown composer 'J. S. Bach'"):
+        find_composer(cpe_only, "J. S. Bach")
+
+
+def test_missing_folder_is_one_clear_line(tmp_path):
+    with pytest.raises(UserError) as exc:
+        load_catalog(tmp_path / "maestro-v9")
+    assert str(exc.value).startswith("data folder not found:")
+    assert "maestro-v3.0.0.csv" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_folder_without_metadata(tmp_path):
+    (tmp_path / "2004").mkdir()
+    with pytest.raises(UserError) as exc:
+        load_catalog(tmp_path)
+    assert "no metadata found" in str(exc.value) and "maestro-v3.0.0.csv" in str(exc.value)
+
+
+def test_bad_metadata(tmp_path):
+    (tmp_path / "maestro-v3.0.0.csv").write_text("canonical_composer,split\nA,train\n")
+    with pytest.raises(UserError, match="missing columns canonical_title, midi_filename, duration"):
+        load_catalog(tmp_path)
+    (tmp_path / "maestro-v3.0.0.csv").write_text(
+        "canonical_composer,canonical_title,split,midi_filename,duration\nA,t,training,a.midi,1\n")
+    with pytest.raises(UserError, match="unknown split values \\['training'\\]"):
+        load_catalog(tmp_path)
+    (tmp_path / "maestro-v3.0.0.csv").unlink()
+    (tmp_path / "maestro-v3.0.0.json").write_bytes(b"\x00{not json")
+    with pytest.raises(UserError, match="unreadable metadata"):
+        load_catalog(tmp_path)

@@ -1,0 +1,150 @@
+"""The `mst` command: data prepare / composers on the fixture, and one-line errors with exit status 2."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+from rich.console import Console
+
+from conftest import BAD, PIECES
+from styletransfer import cli
+from styletransfer import tokenizer as tk
+from styletransfer.recipe import load_recipe
+
+
+def run_main(args, capsys, monkeypatch):
+    """cli.main in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(cli, "console", Console(width=250, force_terminal=False, color_system=None))
+    with pytest.raises(SystemExit) as exc:
+        cli.main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def run_mst(*args, cwd=None):
+    """The installed console script (or `python -m styletransfer` without it), as a user runs it."""
+    exe = shutil.which("mst", path=os.path.dirname(sys.executable)) or shutil.which("mst")
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "styletransfer", *args]
+    env = dict(os.environ, COLUMNS="250", NO_COLOR="1")
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """A rich table's body rows: first cell -> the other cells."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("│"):
+            cells = [c.strip() for c in line.strip().strip("│").split("│")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("mst: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def cli_prepared(maestro_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "prepared"
+    proc = run_mst("data", "prepare", "--set", f"data.path={maestro_dir}", "--set", "data.bpe_vocab_size=400",
+                   "--set", "data.workers=1", "--set", "data.augment.velocity_offsets=[]", "--out", str(out))
+    return proc, out
+
+
+def test_data_prepare(cli_prepared, maestro_dir):
+    proc, out = cli_prepared
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "built" in proc.stdout and "vocabulary 400" in proc.stdout
+    rows = table_rows(proc.stdout)
+    assert {split: cells[0] for split, cells in rows.items()} == {"train": "24", "validation": "2", "test": "2"}
+    assert all(int(cells[1].replace(",", "")) > 0 for cells in rows.values())
+    assert f"skipped {len(BAD)} file(s)" in proc.stdout
+    for kind in ("corrupt", "empty", "drums"):
+        assert f"MIDI-{kind}.midi" in proc.stdout
+    assert tk.load_tokenizer(out).is_trained
+
+
+def test_data_prepare_writes_the_resolved_recipe(cli_prepared, maestro_dir):
+    _, out = cli_prepared
+    saved = load_recipe(out / "recipe.yaml")
+    assert saved.data.path == str(maestro_dir)
+    assert saved.data.out == str(out)
+    assert saved.data.bpe_vocab_size == 400 and saved.data.workers == 1
+    assert saved.data.augment.velocity_offsets == [] and saved.data.augment.pitch_offsets == [-2, 2]
+    assert saved.name == "default"  # everything else comes from the default recipe
+    assert yaml.safe_load((out / "recipe.yaml").read_text())["model"]["n_layer"] == saved.model.n_layer
+
+
+def test_data_prepare_again_is_up_to_date(cli_prepared, maestro_dir, capsys, monkeypatch):
+    _, out = cli_prepared
+    code, stdout, _ = run_main(["data", "prepare", "--set", f"data.path={maestro_dir}", "--set", "data.bpe_vocab_size=400",
+                                "--set", "data.augment.velocity_offsets=[]", "--out", str(out)], capsys, monkeypatch)
+    assert code in (0, None)
+    assert "up to date" in stdout
+
+
+def test_data_composers(maestro_dir, capsys, monkeypatch):
+    code, out, err = run_main(["data", "composers", "--data", str(maestro_dir)], capsys, monkeypatch)
+    assert code in (0, None), err
+    names = {name for composer, *_ in PIECES for name in composer.split(" / ")}
+    assert f"{len(names)} composers" in out
+    rows = table_rows(out)
+    assert set(rows) == names
+    bach = rows["Johann Sebastian Bach"]
+    assert bach[0] == "4"  # pieces: 3 of his own + the joint Chaconne
+    assert [bach[2], bach[4], bach[6]] == ["3", "1", "0"]  # train, validation, test pieces
+
+
+def test_data_composers_from_a_recipe(tiny_recipe, capsys, monkeypatch):
+    code, out, _ = run_main(["data", "composers", "--recipe", str(tiny_recipe)], capsys, monkeypatch)
+    assert code in (0, None)
+    assert "Carl Philipp Emanuel Bach" in out and "Claude Debussy" in out
+
+
+def test_console_script_error(tmp_path):
+    proc = run_mst("data", "composers", "--data", str(tmp_path / "no-such-maestro"))
+    assert_one_line_error(proc.returncode, proc.stderr, "data folder not found", "no-such-maestro")
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["data", "composers", "--data", "{tmp}/missing"], ["data folder not found"]),
+    (["data", "composers", "--data", "{tmp}"], ["no metadata found", "maestro-v3.0.0.csv"]),
+    (["data", "prepare", "--set", "data.path={tmp}/missing", "--out", "{tmp}/out"], ["data folder not found"]),
+    (["data", "prepare", "--maestro", "{tmp}", "--out", "{tmp}/out"], ["no metadata found"]),
+    (["data", "prepare", "--set", "data.bpe_vocab=3"], ["unknown recipe key 'data.bpe_vocab'"]),
+    (["data", "prepare", "--set", "data.workers=-1"], ["bad value for 'data.workers'"]),
+    (["data", "prepare", "--set", "novalue"], ["--set expects section.key=value"]),
+    (["data", "prepare", "--recipe", "{tmp}/nope.yaml"], ["recipe not found"]),
+    (["data", "composers", "--recipe", "{tmp}/bad.yaml"], ["unknown recipe key 'data.pth'"]),
+])
+def test_errors_are_one_line_exit_2(args, fragments, tmp_path, capsys, monkeypatch):
+    (tmp_path / "bad.yaml").write_text("data:\n  pth: x\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code, out, err = run_main(args, capsys, monkeypatch)
+    assert_one_line_error(code, err, *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_maestro_option_sets_source_and_path(maestro_dir, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "m"
+    code, stdout, err = run_main(["data", "prepare", "--maestro", str(maestro_dir), "--out", str(out),
+                                  "--set", "data.bpe_vocab_size=0", "--set", "data.workers=1"], capsys, monkeypatch)
+    assert code in (0, None), err
+    saved = load_recipe(out / "recipe.yaml")
+    assert saved.data.source == "maestro" and saved.data.path == str(maestro_dir)
+    assert len(tk.load_tokenizer(out)) == len(tk.build_tokenizer())  # bpe 0: the base vocabulary
+    assert f"skipped {len(BAD)} file(s)" in stdout
+    # the default recipe's offsets: pitch -2/+2 and velocity -4/+4, four copies per training piece
+    assert table_rows(stdout)["train"][0] == str(8 * 5)

@@ -1,9 +1,11 @@
 """Tokens/s of the KV-cache sampler vs the original no-cache loop, side by side.
 
-    python bench/sample.py [--tokens 1024] [--threads 2] [--batch 1 8] [--arch llama]
+    python bench/sample.py [--tokens 1024] [--threads 2] [--batch 1 8] [--arch llama] [--generate]
 
-Default-recipe model size (4 layers, 4 heads, 256 wide, context 256, vocab 2000), random weights, fp32 CPU.
-Both samplers get the same prompt and sampling settings; the first call of each is a warm-up.
+Default-recipe model size (4 layers, 4 heads, 256 wide, context 256, vocab 2000), random weights, fp32.
+Columns: ``sample`` (lean decode step), ``sample(fast=False)`` (same cache, the model's own forward per
+token), the no-cache loop, and optionally transformers' ``generate``. Same prompt and settings for all;
+each is warmed up first. No eos, so every row runs the full length.
 """
 from __future__ import annotations
 
@@ -11,20 +13,31 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from styletransfer.model import build_model  # noqa: E402
-from styletransfer.recipe import ModelConfig  # noqa: E402
 from styletransfer.sampling import sample, sample_no_cache  # noqa: E402
 
+try:
+    from styletransfer.recipe import ModelConfig  # noqa: E402
 
-def timed(fn, *args, **kwargs) -> tuple[float, list[list[int]]]:
+    DEFAULT = ModelConfig()
+except ImportError:  # a bare machine without pydantic: the same numbers
+    DEFAULT = SimpleNamespace(arch="llama", n_layer=4, n_head=4, n_embd=256, context=256, dropout=0.0)
+
+
+def timed(fn) -> float:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
     start = time.perf_counter()
-    rows = fn(*args, **kwargs)
-    return time.perf_counter() - start, rows
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -35,26 +48,43 @@ def main() -> None:
     ap.add_argument("--arch", choices=["llama", "gpt2"], default="llama")
     ap.add_argument("--prompt", type=int, default=16, help="prompt length")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--generate", action="store_true", help="also time transformers' generate")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
-    cfg = ModelConfig(arch=args.arch)  # the default recipe's size
+    base = vars(DEFAULT) if isinstance(DEFAULT, SimpleNamespace) else DEFAULT.model_dump()
+    cfg = SimpleNamespace(**{**base, "arch": args.arch})
     model = build_model(cfg, vocab_size=2000, pad_id=0, bos_id=1, eos_id=2).to(args.device).eval()
-    opts = dict(temperature=1.0, top_k=0, top_p=1.0, seed=0)  # no eos: every row runs the full length
+    opts = dict(temperature=1.0, top_k=0, top_p=1.0, seed=0)
     print(f"{args.arch}: {cfg.n_layer} layers, {cfg.n_head} heads, {cfg.n_embd} wide, context {cfg.context}, "
-          f"vocab 2000 | {args.tokens} new tokens, prompt {args.prompt} | threads {torch.get_num_threads()} | {args.device}")
-    print(f"{'batch':>5} {'cache tok/s':>12} {'no-cache tok/s':>15} {'ratio':>7}")
+          f"vocab 2000 | {args.tokens} new tokens, prompt {args.prompt} | threads {torch.get_num_threads()} | "
+          f"{args.device} | torch {torch.__version__}", flush=True)
+    runners = {
+        "sample": lambda p, n: sample(model, p, n, **opts),
+        "fast=False": lambda p, n: sample(model, p, n, fast=False, **opts),
+        "no-cache": lambda p, n: sample_no_cache(model, p, n, **opts),
+    }
+    if args.generate:
+        def generate(p, n):
+            ids = torch.tensor(p, device=args.device)
+            with torch.inference_mode():
+                # No eos and min_new_tokens: the full length, like the others; top_k=0 = no filtering.
+                return model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=True, top_k=0,
+                                      eos_token_id=None, pad_token_id=0)
+        runners["generate"] = generate
+    names = list(runners)
+    print(f"{'batch':>5} " + " ".join(f"{n + ' tok/s':>17}" for n in names) + "   speed-up vs no-cache", flush=True)
     for batch in args.batch:
         prompt = torch.randint(3, 2000, (1, args.prompt)).repeat(batch, 1).tolist()
-        sample(model, prompt, 8, **opts)  # warm-up (allocator, kernels)
-        sample_no_cache(model, prompt, 8, **opts)
-        t_cache, rows = timed(sample, model, prompt, args.tokens, **opts)
-        assert all(len(r) == args.tokens for r in rows)
-        t_plain, _ = timed(sample_no_cache, model, prompt, args.tokens, **opts)
-        n = batch * args.tokens
-        print(f"{batch:>5} {n / t_cache:>12.0f} {n / t_plain:>15.0f} {t_plain / t_cache:>6.1f}x", flush=True)
+        secs = {}
+        for name, run in runners.items():
+            run(prompt, 8)  # warm-up (allocator, kernels)
+            secs[name] = timed(lambda: run(prompt, args.tokens))
+        rate = {k: batch * args.tokens / v for k, v in secs.items()}
+        ratios = ", ".join(f"{k} {secs['no-cache'] / v:.1f}x" for k, v in secs.items() if k != "no-cache")
+        print(f"{batch:>5} " + " ".join(f"{rate[n]:>17.0f}" for n in names) + f"   {ratios}", flush=True)
 
 
 if __name__ == "__main__":

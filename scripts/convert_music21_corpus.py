@@ -26,6 +26,9 @@ from pathlib import Path
 
 TPQ = 480
 MAX_EXPANSION = 4.0
+# expandRepeats deep-copies the whole score: on a complete multi-movement quartet it runs for minutes
+# and then usually fails or blows up anyway (opus18no4: 5 minutes, x4.5). Such scores stay as written.
+MAX_EXPAND_NOTES = 12000
 # Folders of the corpus that are collections of monophonic folk tunes, exercises or demos: they stay
 # out of training (the folk tunes serve as melodies to transfer and evaluate on).
 EXCLUDED_DIRS = {
@@ -78,9 +81,21 @@ def split_of(title: str) -> str:
     return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
 
 
+def _has_repeats(score) -> bool:
+    from music21 import bar, repeat, spanner
+
+    kinds = (bar.Repeat, repeat.RepeatMark, repeat.RepeatExpression, spanner.RepeatBracket)
+    return any(True for _ in score.recurse().getElementsByClass(kinds))
+
+
 def _expand(score, log):
     """Repeats expanded when that is sane; otherwise the score as written."""
+    if not _has_repeats(score):  # expandRepeats deep-copies the score even when there is nothing to do
+        return score
     n_before = len(score.recurse().notes)
+    if n_before > MAX_EXPAND_NOTES:
+        log.append(f"{n_before} notes, too large to expand repeats; kept as written")
+        return score
     try:
         expanded = score.expandRepeats()
     except Exception as exc:  # music21 raises many types on malformed repeats

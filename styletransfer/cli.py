@@ -99,17 +99,17 @@ def pretrain(
     force: Annotated[bool, typer.Option(help="replace an existing run")] = False,
 ):
     """Pretrain the base model on every composer (plain windows + melody/texture pairs)."""
-    from .recipe import load_recipe, recipe_from_dict
+    from .recipe import load_recipe
     from .train import pretrain as run
 
-    if resume and (out / "recipe.yaml").exists():
-        import yaml
-
-        saved = recipe_from_dict(yaml.safe_load((out / "recipe.yaml").read_text()), str(out / "recipe.yaml"))
-        cfg = load_recipe(recipe, set_) if (recipe or set_) else saved
+    # A resumed run continues its own saved recipe (--set overrides apply on top of it), unless
+    # --recipe names another one.
+    overrides = list(set_ or []) + ([f"data.out={data}"] if data else [])  # saved with the run
+    if resume and recipe is None and (out / "recipe.yaml").exists():
+        cfg = load_recipe(out / "recipe.yaml", overrides)
     else:
-        cfg = load_recipe(recipe, set_)
-    summary = run(cfg, out, data_dir=data, resume=resume, force=force)
+        cfg = load_recipe(recipe, overrides)
+    summary = run(cfg, out, resume=resume, force=force)
     if summary:
         _print_summary(f"pretrained {out}", summary)
 
@@ -202,8 +202,20 @@ def eval_():
     _not_yet(5)
 
 
+def _quiet_libraries() -> None:
+    """Library deprecation chatter and weight-loading bars are not for our users."""
+    import os
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a mistake the user can make is one line on stderr and exit status 2."""
+    _quiet_libraries()
     try:
         app(args=argv)
     except UserError as exc:

@@ -33,7 +33,8 @@ from .io import atomic_write_text, replace_dir
 from .melody import TokenTypes, melody_mask
 from .recipe import DataConfig, resolve_data_path
 
-CACHE_VERSION = 2  # 2: Chord tokens (tokenizer.MstTSD detected none before), skyline across bar lines
+CACHE_VERSION = 3  # 2: Chord tokens (tokenizer.MstTSD detected none before), skyline across bar lines
+# 3: skyline times a Rest from the end of the sounding notes, as miditok does
 MIN_TOKENS = 4  # fewer base tokens than this means no note in the piano range survived
 # Piece table columns, one row per cached piece (originals and augmented copies).
 PIECE_COLUMNS = ("row", "augmented", "tex_start", "tex_end", "tex_bar0", "mel_start", "mel_end", "mel_bar0", "n_bars")

@@ -43,13 +43,15 @@ def load_styled(base: str | None, style: str):
     from .train import check_vocabulary
 
     base_dir = resolve_base(base)
+    # Every check before the model is loaded: a mistake is one line, not a load report and a traceback.
+    adapter = find_adapter(base_dir, style) if style and style.lower() != "none" else None
     tokenizer = load_tokenizer(base_dir)
+    check_vocabulary(base_dir, tokenizer, base_dir)
     model = load_model(base_dir)
     check_vocabulary(model, tokenizer, base_dir)
-    if style and style.lower() != "none":
+    if adapter is not None:
         from peft import PeftModel
 
-        adapter = find_adapter(base_dir, style)
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     model.eval()
     return model, tokenizer, base_dir
@@ -96,14 +98,16 @@ def sample_bars(model, tokenizer, bars: int, n: int, temperature: float, top_k: 
 
 def generate_files(base, style: str, bars: int, out: Path | None, n: int, overrides: list[str], force: bool) -> list[Path]:
     from .recipe import load_recipe
+    from .runs import resolve_base
 
-    model, tokenizer, base_dir = load_styled(base, style)
-    cfg = load_recipe(base_dir / "recipe.yaml", overrides).sample
     out = Path(out or f"{style.lower().replace(' ', '-')}.sample.mid")
     paths = [out] if n == 1 else [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(n)]
     existing = [str(p) for p in paths if p.exists()]
     if existing and not force:
         raise UserError(f"{existing[0]} exists (use --force to overwrite)")
+    base_dir = resolve_base(base)
+    cfg = load_recipe(base_dir / "recipe.yaml", overrides).sample  # a bad --set fails before the model loads
+    model, tokenizer, _ = load_styled(base_dir, style)
     torch.manual_seed(cfg.seed)
     scores = sample_bars(model, tokenizer, bars, n, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed)
     from .io import atomic_write_bytes

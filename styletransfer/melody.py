@@ -1,4 +1,7 @@
-"""Melodies: the top line ("skyline") of a piece, taken in token space.
+"""Melodies: read a user's melody file, and the top line ("skyline") of a piece, taken in token space.
+
+``read_melody`` reads MIDI (symusic) and MusicXML / ABC / Humdrum kern (music21) into a one-track
+symusic Score: the melodic track or part, reduced to one line, in the piano range.
 
 Tokens put the notes of one onset highest first (see tokenizer.MstTSD), so the skyline — the top
 note of each onset — is the first Pitch/Velocity/Duration triple after each time move, unless a
@@ -10,7 +13,13 @@ an inner voice moved still decode to the right onset.
 """
 from __future__ import annotations
 
+import os
+import warnings
+from pathlib import Path
+
 import numpy as np
+
+from .errors import UserError
 
 TIME_TYPES = ("TimeShift", "Rest")
 DROPPED_TYPES = ("Chord",)
@@ -23,6 +32,7 @@ class TokenTypes:
         size = len(tokenizer.vocab)  # base vocabulary (before BPE)
         types = np.array([tokenizer[i].split("_")[0] for i in range(size)])
         self.is_time = np.isin(types, TIME_TYPES)
+        self.is_rest = types == "Rest"
         self.is_pitch = types == "Pitch"
         self.is_velocity = types == "Velocity"
         self.is_duration = types == "Duration"
@@ -44,25 +54,273 @@ def melody_mask(base_ids: np.ndarray, types: TokenTypes) -> np.ndarray:
     keep = np.zeros(len(ids), bool)
     is_time, is_pitch, is_note = types.is_time, types.is_pitch, types.is_velocity | types.is_duration
     pitch_of, beats_of, is_dropped = types.pitch_of, types.beats_of, types.is_dropped
-    now, melody_end, melody_pitch, first_at_onset = 0.0, 0.0, -1, True
+    is_rest, is_duration = types.is_rest, types.is_duration
+    # notes_end: where miditok starts a Rest (the end of every note so far, or the last tempo/time
+    # signature/chord token), as its encoder and decoder do
+    now, notes_end, melody_end, melody_pitch, first_at_onset = 0.0, 0.0, 0.0, -1, True
     for i, token in enumerate(ids):
         if is_time[token]:
+            if is_rest[token]:
+                now = max(now, notes_end)
             now += beats_of[token]
             first_at_onset = True
             keep[i] = True
         elif is_pitch[token]:
+            end = now + beats_of[ids[i + 2]] if i + 2 < len(ids) and is_duration[ids[i + 2]] else now
+            notes_end = max(notes_end, end)
             # first (highest) note of this onset, and not under a still-sounding higher melody note
             if first_at_onset and (now >= melody_end or pitch_of[token] > melody_pitch):
                 keep[i : i + 3] = True
                 melody_pitch = pitch_of[token]
-                if i + 2 < len(ids):
-                    melody_end = now + beats_of[ids[i + 2]]
+                melody_end = end
             first_at_onset = False
-        elif not is_note[token] and not is_dropped[token]:
-            keep[i] = True  # tempo, time signature, special tokens
+        elif not is_note[token]:
+            notes_end = max(notes_end, now)
+            if not is_dropped[token]:
+                keep[i] = True  # tempo, time signature, special tokens
     return keep
 
 
 def melody_ids(base_ids: np.ndarray, types: TokenTypes) -> np.ndarray:
     ids = np.asarray(base_ids)
     return ids[melody_mask(ids, types)]
+
+
+# --------------------------------------------------------------------- reading a user's melody
+
+MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+MUSIC21_SUFFIXES = {".xml": "MusicXML", ".musicxml": "MusicXML", ".mxl": "MusicXML", ".abc": "ABC",
+                    ".krn": "Humdrum kern"}
+PIANO_RANGE = (21, 108)
+MUSIC21_TPQ = 480
+MIN_SHARE = 0.25  # a track needs this share of the busiest track's notes to be taken as the melody
+
+
+class MelodyWarning(UserWarning):
+    """Something read_melody changed in the user's melody (a track chosen, a line reduced, notes moved)."""
+
+
+def read_melody(path: str | os.PathLike, track: int | None = None):
+    """A melody file as a one-track ``symusic.Score`` (track "Melody"), tempos, time and key signatures kept.
+
+    Formats: MIDI (.mid/.midi, or any file starting with a MIDI header), MusicXML (.xml/.musicxml/.mxl),
+    ABC (.abc), Humdrum kern (.krn). ``track`` is a 0-based index into the MIDI file's tracks or the
+    score's parts; by default the melody is the highest line: of the non-drum tracks holding at least a
+    quarter as many notes as the busiest one, the one with the highest mean pitch.
+
+    Changes are reported as ``MelodyWarning``s: which track was taken when there were several; a
+    polyphonic line reduced to its top notes (the highest note of each onset, unless a higher note still
+    sounds; a note overlapping the next by at most a sixteenth is legato and is cut short instead); notes
+    outside the piano range 21..108 moved by octaves. Bad input (missing, unreadable, empty, no pitched
+    notes, drums only, a bad ``track``) raises UserError.
+    """
+    from symusic import Score
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"file not found: {path}")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a melody file")
+    suffix = path.suffix.lower()
+    if suffix in MUSIC21_SUFFIXES:
+        source = _read_music21(path, MUSIC21_SUFFIXES[suffix])
+    elif suffix in MIDI_SUFFIXES:
+        from .tokenizer import load_score
+
+        source = load_score(path)
+    elif _starts_like_midi(path):  # MIDI content under another name (symusic goes by the suffix)
+        try:
+            source = Score.from_midi(path.read_bytes())
+        except Exception as exc:  # noqa: BLE001
+            raise UserError(f"{path}: not a readable MIDI file ({(str(exc).splitlines() or [''])[0][:80]})") from None
+    else:
+        raise UserError(f"{path}: unknown melody format '{suffix or path.name}' (MIDI .mid, MusicXML "
+                        f".xml/.musicxml/.mxl, ABC .abc, Humdrum kern .krn)")
+    index = _choose_track(source, track, path)
+    notes = _top_line(source.tracks[index].notes, source.ticks_per_quarter)
+    notes = _into_piano_range(notes)
+    out = Score(source.ticks_per_quarter)
+    from symusic import Note, Track
+
+    line = Track("Melody", program=0, is_drum=False)
+    for time, duration, pitch, velocity in notes:
+        line.notes.append(Note(time, duration, pitch, velocity))
+    out.tracks.append(line)
+    out.tempos = source.tempos.copy()
+    out.time_signatures = source.time_signatures.copy()
+    out.key_signatures = source.key_signatures.copy()
+    return out
+
+
+def _starts_like_midi(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"MThd"
+    except OSError:
+        return False
+
+
+def _choose_track(score, track: int | None, path: Path) -> int:
+    tracks = list(score.tracks)
+    pitched = [i for i, t in enumerate(tracks) if not t.is_drum and len(t.notes)]
+    listing = ", ".join(f"{i} ({_track_name(tracks[i], i)}, {len(tracks[i].notes)} notes)" for i in pitched)
+    if track is not None:
+        if not 0 <= track < len(tracks):
+            raise UserError(f"{path}: no track {track} (tracks with notes: {listing or 'none'})")
+        if tracks[track].is_drum:
+            raise UserError(f"{path}: track {track} is drums (tracks with notes: {listing or 'none'})")
+        if not len(tracks[track].notes):
+            raise UserError(f"{path}: track {track} has no notes (tracks with notes: {listing or 'none'})")
+        return track
+    if not pitched:
+        if any(t.is_drum and len(t.notes) for t in tracks):
+            raise UserError(f"{path}: no pitched notes (drums only)")
+        raise UserError(f"{path}: no notes")
+    if len(pitched) == 1:
+        return pitched[0]
+    busiest = max(len(tracks[i].notes) for i in pitched)
+    eligible = [i for i in pitched if len(tracks[i].notes) >= MIN_SHARE * busiest]
+    best = max(eligible, key=lambda i: (float(tracks[i].notes.numpy()["pitch"].mean()), -i))
+    warnings.warn(f"{path.name}: {len(pitched)} tracks with notes; taking track {best} "
+                  f"({_track_name(tracks[best], best)}) as the melody (choose another with track=N: {listing})",
+                  MelodyWarning, stacklevel=3)
+    return best
+
+
+def _track_name(track, i: int) -> str:
+    return (track.name or "").strip() or f"track {i}"
+
+
+def _top_line(notes, tpq: int) -> list[tuple[int, int, int, int]]:
+    """(time, duration, pitch, velocity) of the top line: one note at a time."""
+    soa = notes.numpy()
+    order = np.lexsort((-soa["pitch"].astype(np.int64), soa["time"]))
+    rows = [(int(soa["time"][k]), int(soa["duration"][k]), int(soa["pitch"][k]), int(soa["velocity"][k]))
+            for k in order if soa["duration"][k] > 0]
+    chord_window = max(1, tpq // 24)  # onsets this close are one onset (a performed chord is rarely exact)
+    legato = max(1, tpq // 4)  # a lower note may overlap the previous one by this much (legato playing)
+    groups: list[list[tuple]] = []
+    for row in rows:
+        if groups and row[0] - groups[-1][0][0] <= chord_window:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    kept: list[list[int]] = []
+    dropped = 0
+    for group in groups:
+        top = max(group, key=lambda r: (r[2], -r[0]))
+        dropped += len(group) - 1
+        time, duration, pitch, velocity = top
+        if kept:
+            prev = kept[-1]
+            overlap = prev[0] + prev[1] - time
+            if overlap > 0:
+                if pitch > prev[2] or overlap <= legato:
+                    prev[1] = time - prev[0]  # a higher note takes over, or legato: cut the previous short
+                else:
+                    dropped += 1  # an inner voice under a held melody note
+                    continue
+        kept.append([time, duration, pitch, velocity])
+    if dropped:
+        warnings.warn(f"the melody is polyphonic: kept its top line ({len(kept)} of {len(rows)} notes)",
+                      MelodyWarning, stacklevel=3)
+    return [(t, d, p, v) for t, d, p, v in kept if d > 0]
+
+
+def _into_piano_range(notes):
+    low, high = PIANO_RANGE
+    out, moved = [], 0
+    for time, duration, pitch, velocity in notes:
+        new = pitch
+        while new < low:
+            new += 12
+        while new > high:
+            new -= 12
+        moved += new != pitch
+        out.append((time, duration, new, velocity))
+    if moved:
+        warnings.warn(f"{moved} melody note(s) outside the piano range {low}..{high} moved by octaves",
+                      MelodyWarning, stacklevel=3)
+    return out
+
+
+def _read_music21(path: Path, fmt: str):
+    """MusicXML / ABC / kern via music21 -> a symusic Score with one track per part."""
+    from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
+
+    try:
+        import music21
+    except ImportError:  # pragma: no cover - a dependency of the project
+        raise UserError(f"reading {fmt} needs music21 (pip install music21)") from None
+    try:
+        parsed = music21.converter.parse(str(path))
+    except Exception as exc:  # music21 raises many kinds of errors on bad files
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:80]
+        raise UserError(f"{path}: not a readable {fmt} file ({first})") from None
+    parts = list(getattr(parsed, "parts", []) or []) or [parsed]
+    tpq = MUSIC21_TPQ
+    shift = _pickup_shift(parts[0])
+
+    def tick(offset, note: bool = False) -> int:
+        """Notes move by the pickup's shift; a tempo/time/key signature at 0 stays at the start of the bar."""
+        offset = float(offset)
+        return int(round((offset + shift if note or offset > 0 else offset) * tpq))
+
+    score = Score(tpq)
+    for i, part in enumerate(parts):
+        try:
+            part = part.stripTies()
+        except Exception:  # noqa: BLE001 - ties left as they are is still a melody
+            pass
+        track = Track((getattr(part, "partName", None) or f"Part {i}"), program=0, is_drum=False)
+        for element in part.flatten().notes:
+            if isinstance(element, music21.note.Unpitched) or not hasattr(element, "pitches"):
+                continue
+            length = float(element.quarterLength)
+            if length <= 0 or element.duration.isGrace:
+                continue
+            velocity = element.volume.velocity if element.volume.velocity is not None else 80
+            start = tick(element.offset, note=True)
+            for pitch in element.pitches:
+                track.notes.append(Note(start, max(1, int(round(length * tpq))), int(pitch.midi), int(velocity)))
+        score.tracks.append(track)
+    flat = parsed.flatten()
+    seen = set()
+    for mark in flat.getElementsByClass(music21.tempo.MetronomeMark):
+        qpm = mark.getQuarterBPM()
+        key = (tick(mark.offset), "tempo")
+        if qpm and key not in seen:
+            seen.add(key)
+            score.tempos.append(Tempo(key[0], float(qpm)))
+    for ts in flat.getElementsByClass(music21.meter.TimeSignature):
+        key = (tick(ts.offset), "ts")
+        if key not in seen:
+            seen.add(key)
+            score.time_signatures.append(TimeSignature(key[0], int(ts.numerator), int(ts.denominator)))
+    for ks in flat.getElementsByClass(music21.key.KeySignature):
+        key = (tick(ks.offset), "key")
+        if key not in seen:
+            seen.add(key)
+            minor = getattr(ks, "mode", "major") == "minor"
+            score.key_signatures.append(KeySignature(key[0], int(ks.sharps), 1 if minor else 0))
+    return score
+
+
+def _pickup_shift(part) -> float:
+    """Quarter notes to shift by so that a pickup (anacrusis) ends at the first bar line, as in MIDI."""
+    try:
+        first = part.getElementsByClass("Measure").first()
+    except Exception:  # noqa: BLE001
+        return 0.0
+    if first is None:
+        return 0.0
+    padding = float(getattr(first, "paddingLeft", 0.0) or 0.0)
+    if padding > 0:
+        return padding
+    try:
+        bar, length = float(first.barDuration.quarterLength), float(first.duration.quarterLength)
+    except Exception:  # noqa: BLE001
+        return 0.0
+    if first.number == 0 and 0 < length < bar:
+        return bar - length
+    return 0.0

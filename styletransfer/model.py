@@ -9,13 +9,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, PreTrainedModel
 
 from .errors import UserError
 from .io import replace_dir
-from .recipe import ModelConfig
+
+if TYPE_CHECKING:  # only for the annotation: loading a model needs no recipe machinery
+    from .recipe import ModelConfig
 
 # Files written by save_pretrained. Everything else in a run folder (tokenizer.json, recipe.yaml,
 # adapters/...) belongs to other steps and is carried over when a checkpoint is replaced.
@@ -155,7 +158,9 @@ def import_nanogpt(ckpt_path: str | os.PathLike, out_folder: str | os.PathLike, 
     if vocab > ckpt_vocab:
         raise UserError(f"vocab_size {vocab} is larger than the checkpoint's ({ckpt_vocab})")
 
-    config = _gpt2_config(n_layer, n_head, n_embd, block_size, float(args.get("dropout", 0.0)), vocab_size=vocab)
+    # nanoGPT knows no special tokens: leave them unset rather than GPT-2's 50256 (outside our vocab).
+    config = _gpt2_config(n_layer, n_head, n_embd, block_size, float(args.get("dropout", 0.0)), vocab_size=vocab,
+                          bos_token_id=None, eos_token_id=None, pad_token_id=None)
     model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.float32)
     target = model.state_dict()
     new = {}

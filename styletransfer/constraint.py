@@ -376,7 +376,8 @@ class MelodyConstraint:
         self.used = [0] * self.batch
         self.finished = [False] * self.batch
         self.tokens: list[list[int]] = [[] for _ in range(self.batch)]
-        self.ll_sum = None  # model log-likelihood of the chosen ids, per row (tensor; a window's stop token excluded)
+        self._ll: list[torch.Tensor] = []  # per step: [B] log-likelihood of the chosen ids
+        self._scored: list[list[bool]] = []
         self.stats = {"steps": 0, "checks": 0, "slow": 0, "hurry": 0}
         self._next: list[tuple | None] = [None] * self.batch
         self._chosen: list[int] = [-1] * self.batch
@@ -631,8 +632,9 @@ class MelodyConstraint:
             perturbed = masked
         else:
             filtered = filter_logits(masked, temperature, top_k, top_p)
-            u = torch.rand(filtered.shape, generator=generator, device=device).clamp_(min=1e-20)
-            perturbed = filtered - torch.log(-torch.log(u))
+            # Gumbel-max: argmax(logit + Gumbel) = argmax(logit - log E), E ~ Exp(1)
+            noise = torch.empty_like(filtered).exponential_(generator=generator).clamp_(min=1e-30)
+            perturbed = filtered - noise.log_()
         k = min(TOP_CANDIDATES, perturbed.shape[-1])
         values, order = perturbed.topk(k, dim=-1)
         values, order = values.tolist(), order.tolist()
@@ -656,16 +658,21 @@ class MelodyConstraint:
             chosen.append(pick[0])
             self._next[r] = pick[1]
         tokens = torch.tensor(chosen, device=device)
-        log_z = torch.logsumexp(logits, -1)
-        ll = logits.gather(1, tokens[:, None]).squeeze(1) - log_z
+        # the model's log-likelihood of the choice, kept on the device (summed once, in ll_sum)
+        self._ll.append(logits.gather(1, tokens[:, None]).squeeze(1) - torch.logsumexp(logits, -1))
         # scored: rows still writing, except a non-final window's stop token (not the model's choice)
         stop = self.window_end is not None
-        scored = torch.tensor([not f and not (stop and c == self.table.eos) for f, c in zip(self.finished, chosen)],
-                              device=device)
-        ll = ll.masked_fill(~scored, 0.0)
-        self.ll_sum = ll if self.ll_sum is None else self.ll_sum + ll
+        self._scored.append([not f and not (stop and c == self.table.eos) for f, c in zip(self.finished, chosen)])
         self._chosen = chosen
         return tokens
+
+    @property
+    def ll_sum(self) -> torch.Tensor | None:
+        """[B] model log-likelihood of the ids chosen so far (a non-final window's stop token excluded)."""
+        if not self._ll:
+            return None
+        ll = torch.stack(self._ll, 1)
+        return (ll * torch.tensor(self._scored, device=ll.device, dtype=ll.dtype).T).sum(1)
 
     def _slow_pick(self, r: int, perturbed: torch.Tensor, masked: torch.Tensor, vocab: int):
         """Every candidate in order (filtered, then the whole coarse set); the hurry token as a last resort."""

@@ -131,6 +131,9 @@ def cache_key(catalog: pd.DataFrame, data: DataConfig) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"v": CACHE_VERSION, "tsd": repr(tk.TSD_PARAMS), "special": tk.SPECIAL_TOKENS,
                          "bpe": data.bpe_vocab_size, "augment": data.augment.model_dump()}).encode())
+    if data.tokenizer:
+        h.update(Path(resolve_data_path(data.tokenizer)).read_bytes() if Path(resolve_data_path(data.tokenizer)).is_file()
+                 else str(data.tokenizer).encode())
     for path, split in zip(catalog["midi"], catalog["split"]):
         st = os.stat(path) if os.path.exists(path) else None
         h.update(f"{path}|{split}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
@@ -166,12 +169,15 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
     results = encode_files(tasks, data.workers)
     skipped = [(catalog["midi"][row], reason) for row, _, reason in results if reason]
 
-    tokenizer = tk.build_tokenizer()
     train_bars = [bars for row, variants, _ in results if catalog["split"][row] == "train"
                   for augmented, bars in variants if not augmented]
     if not train_bars:
         raise UserError(f"{data.path}: no usable training piece (all {len(skipped)} files skipped)")
-    tk.train_bpe(tokenizer, train_bars, data.bpe_vocab_size)
+    if data.tokenizer:  # reuse a trained tokenizer (e.g. a base model's) instead of training BPE
+        tokenizer = tk.load_tokenizer(resolve_data_path(data.tokenizer))
+    else:
+        tokenizer = tk.build_tokenizer()
+        tk.train_bpe(tokenizer, train_bars, data.bpe_vocab_size)
     types = TokenTypes(tokenizer)
 
     tmp = out / f".cache.tmp{os.getpid()}"

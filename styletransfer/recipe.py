@@ -38,6 +38,9 @@ class DataConfig(Section):
     path: str = "data/music21"
     out: str = "data/prepared/music21"
     bpe_vocab_size: int = Field(2000, ge=0, description="0 keeps the base vocabulary (no BPE)")
+    # An existing tokenizer.json to encode with instead of training BPE (e.g. to finetune a base
+    # model on new data, its tokenizer must be the one the data is encoded with).
+    tokenizer: str | None = None
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     workers: int = Field(0, ge=0, description="encoding processes; 0 = one per CPU core")
 

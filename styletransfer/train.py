@@ -298,7 +298,7 @@ def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False
     if not data_tokenizer.exists():
         raise UserError(f"no prepared data at {data_dir} (run `mst data prepare` with the base's recipe)")
     if data_tokenizer.read_bytes() != (base / "tokenizer.json").read_bytes():
-        raise UserError(f"{data_dir} was prepared with another tokenizer than {base}'s: prepare it with the base's recipe")
+        raise UserError(f"{data_dir} was prepared with another tokenizer than {base}'s: `mst data prepare --set data.tokenizer={base / 'tokenizer.json'}`")
     composer = find_composer(TokenCache(data_dir, "train").catalog, composer_name)
     f = recipe.finetune
     train_cache = TokenCache(data_dir, "train")

@@ -333,3 +333,28 @@ def test_plan_of_an_odd_start(tok):
     assert [(on, p, d) for on, p, _, _, d in plan.notes] == [(6, 64, 10), (80, 62, 4)]
     assert plan.end == 84 and plan.ev_kind.count(1) == 2
     assert np.all(np.diff(plan.ev_tick) >= 0)
+
+
+def test_select_samples_the_renormalized_distribution(tok, table):
+    """Gumbel-max over the coarse set, walked until the exact rule accepts: an exact sample from the model's
+    distribution restricted to the allowed ids (no top-k/top-p)."""
+    score, _ = random_melody(8, 6)
+    plan = plan_of(tok, score)
+    probe = MelodyConstraint(plan, batch=1, budgets=[10**6])
+    state = plan.initial_state()
+    while state[3] < 3 or state[4]:  # place the TimeSig, Tempo and first melody note the cheapest way
+        probe.states[0] = state
+        state = probe.check(0, probe.hurry_token(state))
+    probe.states[0] = state
+    allowed = [i for i in range(table.size) if probe.check(0, i) is not None]
+    assert len(allowed) > 20
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(table.size, generator=gen) * 3
+    n = 20000
+    big = MelodyConstraint(plan, [state] * n, budgets=[10**6] * n)
+    tokens = big.select(logits.expand(n, -1), 0, generator=gen).tolist()
+    counts = np.bincount(tokens, minlength=table.size) / n
+    expected = np.zeros(table.size)
+    expected[allowed] = torch.softmax(logits[allowed], 0).numpy()
+    assert set(np.flatnonzero(counts)) <= set(allowed)
+    assert 0.5 * np.abs(counts - expected).sum() < 0.05

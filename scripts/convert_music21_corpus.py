@@ -201,7 +201,7 @@ def convert_one(args):
             title = (score.metadata.title if score.metadata and score.metadata.title else None) or Path(stem).name
             composer = FOLDER_COMPOSERS.get(folder, folder)
             if folder == "trecento" and score.metadata and score.metadata.composer:
-                composer = score.metadata.composer.strip()
+                composer = " ".join(score.metadata.composer.split())  # some carry line breaks
             midi_rel = f"midi/{stem}.mid"
             target = Path(out_dir) / midi_rel
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,8 @@ def data_composers(
     table = composer_table(load_catalog(folder))
     out = Table(title=f"{folder}: {len(table)} composers")
     for column in table.columns:
-        out.add_column(column.replace("_", " "), justify="left" if column == "composer" else "right")
+        out.add_column(column.replace("_", " "), justify="left" if column == "composer" else "right",
+                       no_wrap=column == "composer")
     for row in table.itertuples(index=False):
         out.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
     console.print(out)

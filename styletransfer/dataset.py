@@ -134,9 +134,9 @@ def cache_key(catalog: pd.DataFrame, data: DataConfig) -> str:
     if data.tokenizer:
         h.update(Path(resolve_data_path(data.tokenizer)).read_bytes() if Path(resolve_data_path(data.tokenizer)).is_file()
                  else str(data.tokenizer).encode())
-    for path, split in zip(catalog["midi"], catalog["split"]):
+    for path, split, composer in zip(catalog["midi"], catalog["split"], catalog["composer"]):
         st = os.stat(path) if os.path.exists(path) else None
-        h.update(f"{path}|{split}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+        h.update(f"{path}|{split}|{composer}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
     return h.hexdigest()[:16]
 
 

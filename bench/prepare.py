@@ -32,7 +32,6 @@ warnings.filterwarnings("ignore")
 
 from styletransfer import tokenizer as tk  # noqa: E402
 from styletransfer.dataset import MIN_TOKENS, encode_files  # noqa: E402
-from styletransfer.melody import TokenTypes, melody_mask  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +57,7 @@ def ours(paths: list[Path], workers: int, bpe: int):
     results = encode_files(tasks, workers, desc="encode_files")
     timings["encode_files"] = time.perf_counter() - t0
     bars = {row: variants[0][1] for row, variants, _ in results if variants}
+    melodies = {row: variants[0][2] for row, variants, _ in results if variants}  # made by the workers
     skipped = [(str(paths[row]), reason) for row, _, reason in results if reason]
 
     t0 = time.perf_counter()
@@ -66,18 +66,13 @@ def ours(paths: list[Path], workers: int, bpe: int):
     timings["bpe_train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    texture = {row: tk.bpe_encode_bars(tokenizer, [b.tolist() for b in piece])[0] for row, piece in bars.items()}
+    encoded = tk.bpe_encode_pieces(tokenizer, list(bars.values()))
+    texture = {row: ids for row, (ids, _) in zip(bars, encoded)}
     timings["bpe_apply"] = time.perf_counter() - t0
     timings["cpu"] = cpu_seconds() - c0  # encode + train + apply, all processes
 
     t0 = time.perf_counter()
-    types = TokenTypes(tokenizer)
-    n_melody = 0
-    for piece in bars.values():
-        keep = melody_mask(np.concatenate(piece), types)
-        parts = np.split(keep, np.cumsum([len(b) for b in piece])[:-1])
-        ids, _ = tk.bpe_encode_bars(tokenizer, [b[m].tolist() for b, m in zip(piece, parts)])
-        n_melody += len(ids)
+    n_melody = sum(len(ids) for ids, _ in tk.bpe_encode_pieces(tokenizer, list(melodies.values())))
     timings["melody"] = time.perf_counter() - t0
     return timings, tokenizer, texture, skipped, n_melody
 

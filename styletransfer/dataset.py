@@ -43,14 +43,23 @@ PIECE_COLUMNS = ("row", "augmented", "tex_start", "tex_end", "tex_bar0", "mel_st
 # ---------------------------------------------------------------- encoding workers
 
 _worker_tokenizer = None
+_worker_types = None
 
 
 def _init_worker():
-    global _worker_tokenizer
+    global _worker_tokenizer, _worker_types
     import warnings
 
     warnings.filterwarnings("ignore")
     _worker_tokenizer = tk.build_tokenizer()
+    _worker_types = TokenTypes(_worker_tokenizer)  # base-token tables: the same before and after BPE
+
+
+def melody_per_bar(bars: list[np.ndarray], types: TokenTypes) -> list[np.ndarray]:
+    """The skyline of a piece, cut per bar: taken over the whole piece, so a soprano held over a
+    bar line still hides the inner voice moving under it in the next bar."""
+    keep = melody_mask(np.concatenate(bars), types)
+    return [b[m] for b, m in zip(bars, np.split(keep, np.cumsum([len(b) for b in bars])[:-1]))]
 
 
 def _variants(score, split: str, augment, out_dir: str | None, rel: str):
@@ -73,7 +82,7 @@ def _variants(score, split: str, augment, out_dir: str | None, rel: str):
 
 
 def encode_file(task):
-    """(row, path, split, augment, augmented_dir, rel) -> (row, [(augmented, bars)], error)."""
+    """(row, path, split, augment, augmented_dir, rel) -> (row, [(augmented, bars, melody_bars)], error)."""
     row, path, split, augment, out_dir, rel = task
     tok = _worker_tokenizer
     try:
@@ -83,9 +92,10 @@ def encode_file(task):
             return row, [], "no notes in the piano range"
         out = []
         for augmented, variant in _variants(score, split, augment, out_dir, rel):
-            bars = tk.base_ids_per_bar(tok, variant)
+            # the piece itself is preprocessed already; shifted copies may leave the grid/bins
+            bars = [np.asarray(b, np.int16) for b in tk.base_ids_per_bar(tok, variant, preprocessed=not augmented)]
             if sum(len(b) for b in bars) >= MIN_TOKENS:
-                out.append((augmented, [np.asarray(b, np.int16) for b in bars]))
+                out.append((augmented, bars, melody_per_bar(bars, _worker_types)))
         return row, out, None if out else "no notes in the piano range"
     except UserError as exc:
         return row, [], str(exc)
@@ -105,7 +115,7 @@ def encode_files(tasks: list, workers: int, desc: str = "encoding"):
             bar.update()
     else:
         with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
-            for result in pool.map(encode_file, tasks, chunksize=8):
+            for result in pool.map(encode_file, tasks, chunksize=4):
                 results.append(result)
                 bar.update()
     bar.close()
@@ -170,7 +180,7 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
     skipped = [(catalog["midi"][row], reason) for row, _, reason in results if reason]
 
     train_bars = [bars for row, variants, _ in results if catalog["split"][row] == "train"
-                  for augmented, bars in variants if not augmented]
+                  for augmented, bars, _ in variants if not augmented]
     if not train_bars:
         raise UserError(f"{data.path}: no usable training piece (all {len(skipped)} files skipped)")
     if data.tokenizer:  # reuse a trained tokenizer (e.g. a base model's) instead of training BPE
@@ -198,24 +208,19 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
 
 
 def _write_split(folder: Path, split: str, tokenizer, types, catalog, results) -> dict:
+    variants = [(row, augmented, bars, melody) for row, found, _ in results if catalog["split"][row] == split
+                for augmented, bars, melody in found]
+    textures = tk.bpe_encode_pieces(tokenizer, [v[2] for v in variants])
+    melodies = tk.bpe_encode_pieces(tokenizer, [v[3] for v in variants])
     tex_ids, mel_ids, tex_bars, mel_bars, pieces = [], [], [], [], []
     n_tex = n_mel = n_tex_bars = n_mel_bars = 0
-    for row, variants, _ in results:
-        if catalog["split"][row] != split:
-            continue
-        for augmented, bars in variants:
-            # Skyline over the whole piece, then cut per bar: a soprano held over a bar line still
-            # hides the inner voice moving under it in the next bar.
-            keep = melody_mask(np.concatenate(bars), types)
-            melody_bars = [b[m] for b, m in zip(bars, np.split(keep, np.cumsum([len(b) for b in bars])[:-1]))]
-            t_ids, t_starts = tk.bpe_encode_bars(tokenizer, [b.tolist() for b in bars])
-            m_ids, m_starts = tk.bpe_encode_bars(tokenizer, [b.tolist() for b in melody_bars])
-            pieces.append((row, augmented, n_tex, n_tex + len(t_ids), n_tex_bars, n_mel, n_mel + len(m_ids),
-                           n_mel_bars, len(bars)))
-            tex_ids.append(t_ids), mel_ids.append(m_ids)
-            tex_bars.append(t_starts + n_tex), mel_bars.append(m_starts + n_mel)
-            n_tex, n_mel = n_tex + len(t_ids), n_mel + len(m_ids)
-            n_tex_bars, n_mel_bars = n_tex_bars + len(bars), n_mel_bars + len(bars)
+    for (row, augmented, bars, _), (t_ids, t_starts), (m_ids, m_starts) in zip(variants, textures, melodies):
+        pieces.append((row, augmented, n_tex, n_tex + len(t_ids), n_tex_bars, n_mel, n_mel + len(m_ids),
+                       n_mel_bars, len(bars)))
+        tex_ids.append(t_ids), mel_ids.append(m_ids)
+        tex_bars.append(t_starts + n_tex), mel_bars.append(m_starts + n_mel)
+        n_tex, n_mel = n_tex + len(t_ids), n_mel + len(m_ids)
+        n_tex_bars, n_mel_bars = n_tex_bars + len(bars), n_mel_bars + len(bars)
     dtype = np.uint16 if len(tokenizer) < 2**16 else np.int32
 
     def cat(parts, dt):

@@ -147,9 +147,12 @@ def load_score(path: str | os.PathLike) -> Score:
         raise UserError(f"{path}: not a readable MIDI file ({str(exc).splitlines()[0][:80] or type(exc).__name__})") from None
 
 
-def base_ids_per_bar(tokenizer, score: Score) -> list[list[int]]:
-    """Base (pre-BPE) token ids of a normalized score, one list per bar, empty bars dropped."""
-    seq = tokenizer.encode(score, encode_ids=False)
+def base_ids_per_bar(tokenizer, score: Score, preprocessed: bool = False) -> list[list[int]]:
+    """Base (pre-BPE) token ids of a normalized score, one list per bar, empty bars dropped.
+
+    ``preprocessed``: the score already went through ``tokenizer.preprocess_score`` (skip a second pass).
+    """
+    seq = tokenizer.encode(score, encode_ids=False, no_preprocess_score=preprocessed)
     if isinstance(seq, list):  # one stream per track: normalize_score made it one track
         seq = seq[0]
     return [bar.ids for bar in seq.split_per_bars() if len(bar.ids)]
@@ -172,6 +175,20 @@ def bpe_encode_bars(tokenizer, bars: list[list[int]]) -> tuple[np.ndarray, np.nd
     word_ids = np.asarray(enc.word_ids, np.int64)
     starts = np.searchsorted(word_ids, np.arange(len(bars)))
     return ids, starts
+
+
+def bpe_encode_pieces(tokenizer, pieces: list[list]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``bpe_encode_bars`` for many pieces in one call: HF tokenizers encodes a batch on all cores."""
+    if not tokenizer.is_trained:
+        return [bpe_encode_bars(tokenizer, bars) for bars in pieces]
+    to_bytes = tokenizer._vocab_base_id_to_byte
+    batch = [["".join(to_bytes[i] for i in np.asarray(bar).tolist()) for bar in bars] for bars in pieces]
+    out = []
+    for bars, enc in zip(pieces, tokenizer._model.encode_batch(batch, is_pretokenized=True)):
+        ids = np.asarray(enc.ids, np.int32)
+        starts = np.searchsorted(np.asarray(enc.word_ids, np.int64), np.arange(len(bars)))
+        out.append((ids, starts))
+    return out
 
 
 def train_bpe(tokenizer, bars_per_piece: list[list[list[int]]], vocab_size: int) -> None:

@@ -190,17 +190,20 @@ def _to_score(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: Score) 
     def scale(t: int) -> int:
         return int(round(t * tpq / src_tpq))
 
+    # The accompaniment starts with the melody: nothing in the silent space before a pickup.
+    first_onset = min((on for on, _, _, _, _ in plan.notes), default=0)
     pitches = set()
     for track in decoded.tracks:
         for note in track.notes:
             new = Note(scale(note.time), max(1, scale(note.duration)), note.pitch, note.velocity)
             if (note.time, note.pitch) in melody_keys:
                 melody.notes.append(new)
-            else:
+            elif note.time >= first_onset:
                 accompaniment.notes.append(new)
                 pitches.add(note.pitch)
     melody.notes.sort(key=lambda x: (x.time, -x.pitch))
     accompaniment.notes.sort(key=lambda x: (x.time, -x.pitch))
+    _cut_same_pitch_overlaps(accompaniment)
     score = Score(tpq)
     score.tracks.append(melody)
     score.tracks.append(accompaniment)
@@ -210,3 +213,14 @@ def _to_score(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: Score) 
     n_acc = len(accompaniment.notes)
     penalty = PENALTY_NO_ACCOMPANIMENT if n_acc == 0 else PENALTY_ONE_PITCH if len(pitches) == 1 else 0.0
     return score, n_acc, penalty
+
+
+def _cut_same_pitch_overlaps(track: Track) -> None:
+    """A note re-struck while the same pitch still sounds ends where the new one starts (in MIDI
+    the first note-off would otherwise cut the second note short)."""
+    last: dict[int, Note] = {}
+    for note in track.notes:  # sorted by onset
+        previous = last.get(note.pitch)
+        if previous is not None and previous.time + previous.duration > note.time:
+            previous.duration = max(1, note.time - previous.time)
+        last[note.pitch] = note

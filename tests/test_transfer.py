@@ -73,6 +73,13 @@ def test_every_candidate_keeps_the_melody(tok, model, melody, seed, temperature,
         assert [round(t.qpm, 3) for t in c.score.tempos] == [round(t.qpm, 3) for t in score.tempos]
         assert np.isfinite(c.log_likelihood) and c.log_likelihood < 0
         assert c.rank_score == pytest.approx(c.log_likelihood - c.penalty)
+        first_onset = min(on for on, _, _ in expected)
+        accompaniment = c.score.tracks[1].notes
+        assert all(n.time >= first_onset for n in accompaniment)  # nothing before a pickup
+        ends: dict[int, int] = {}
+        for n in sorted(accompaniment, key=lambda n: n.time):  # no same-pitch overlaps
+            assert ends.get(n.pitch, -1) <= n.time
+            ends[n.pitch] = n.time + n.duration
 
 
 @settings(max_examples=10, deadline=None)

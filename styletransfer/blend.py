@@ -44,11 +44,17 @@ class Style:
     @property
     def slug(self) -> str:
         """For file names: 'bach', 'base', 'bach0.7+chopin0.3'."""
-        from .train import slug
-
         if self.is_base:
             return "base"
-        return "+".join(slug(name) + ("" if w is None else f"{w:g}") for name, w in self.parts)
+        return "+".join(_slug(name) + ("" if w is None else f"{w:g}") for name, w in self.parts)
+
+
+def _slug(name: str) -> str:
+    """train.slug's rule, without importing train (transformers' Trainer: seconds) for a file name."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 def parse_style(text: str | None) -> Style:

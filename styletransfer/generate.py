@@ -36,7 +36,9 @@ def find_adapter(base: Path, style: str) -> Path:
 
 
 def load_styled(base: str | None, style: str):
-    """(model, tokenizer, base folder) with the style's adapter merged in ('none': the base alone)."""
+    """(model, tokenizer, base folder) with the style's adapter merged in ('none': the base alone; a blend
+    "bach=0.7,chopin=0.3": the adapters combined, see blend.py)."""
+    from .blend import apply_style, parse_style, resolve_style
     from .model import load_model
     from .runs import resolve_base
     from .tokenizer import load_tokenizer
@@ -44,15 +46,12 @@ def load_styled(base: str | None, style: str):
 
     base_dir = resolve_base(base)
     # Every check before the model is loaded: a mistake is one line, not a load report and a traceback.
-    adapter = find_adapter(base_dir, style) if style and style.lower() != "none" else None
+    adapters = resolve_style(base_dir, parse_style(style)) if style and style.strip() else []
     tokenizer = load_tokenizer(base_dir)
     check_vocabulary(base_dir, tokenizer, base_dir)
     model = load_model(base_dir)
     check_vocabulary(model, tokenizer, base_dir)
-    if adapter is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    model = apply_style(model, adapters)
     model.eval()
     return model, tokenizer, base_dir
 
@@ -100,7 +99,11 @@ def generate_files(base, style: str, bars: int, out: Path | None, n: int, overri
     from .recipe import load_recipe
     from .runs import resolve_base
 
-    out = Path(out or f"{style.lower().replace(' ', '-')}.sample.mid")
+    from .blend import file_slug, parse_style
+
+    parsed = parse_style(style)  # a bad blend fails before anything else
+    default_name = file_slug(parsed) if parsed.is_blend else style.lower().replace(' ', '-')
+    out = Path(out or f"{default_name}.sample.mid")
     paths = [out] if n == 1 else [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(n)]
     existing = [str(p) for p in paths if p.exists()]
     if existing and not force:

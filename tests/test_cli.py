@@ -146,5 +146,5 @@ def test_maestro_option_sets_source_and_path(maestro_dir, tmp_path, capsys, monk
     assert saved.data.source == "maestro" and saved.data.path == str(maestro_dir)
     assert len(tk.load_tokenizer(out)) == len(tk.build_tokenizer())  # bpe 0: the base vocabulary
     assert f"skipped {len(BAD)} file(s)" in stdout
-    # the default recipe's offsets: pitch -2/+2 and velocity -4/+4, four copies per training piece
-    assert table_rows(stdout)["train"][0] == str(8 * 5)
+    # the default recipe's offsets: pitch -2/+2, two copies per training piece
+    assert table_rows(stdout)["train"][0] == str(8 * 3)

@@ -15,22 +15,9 @@ from styletransfer import tokenizer as tk
 from styletransfer.constraint import INF, K_SHIFT, MelodyConstraint, MelodyPlan, decode_base, token_table
 from styletransfer.sampling import sample
 from styletransfer.transfer import melody_base_ids
-from transfer_helpers import GRID, bpe_tokenizer, melodies, melody_score, random_melody, tiny_model
+from transfer_helpers import one_thread, tok, GRID, bpe_tokenizer, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two busy cores: torch's thread pool only adds contention for these tiny models."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return bpe_tokenizer()
 
 
 @pytest.fixture(scope="module")

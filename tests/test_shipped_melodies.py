@@ -16,7 +16,7 @@ import torch
 from styletransfer.melody import MelodyWarning, read_melody
 from styletransfer.runs import SHIPPED
 from styletransfer.transfer import transfer
-from transfer_helpers import bpe_tokenizer, check_guarantee, tiny_model
+from transfer_helpers import one_thread, tok, model, bpe_tokenizer, check_guarantee, tiny_model  # noqa: F401  (fixtures too)
 
 ROOT = Path(__file__).resolve().parent.parent
 MELODIES = ROOT / "data" / "melodies"
@@ -33,22 +33,7 @@ SHIPPED_MELODIES = {
 FILES = sorted(SHIPPED_MELODIES)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
-
-@pytest.fixture(scope="module")
-def tok():
-    return bpe_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_model(tok, context=128)
 
 
 def read(name: str):

@@ -15,26 +15,10 @@ from styletransfer import tokenizer as tk
 from styletransfer.errors import UserError
 from styletransfer.melody import TokenTypes, melody_mask
 from styletransfer.transfer import PENALTY_NO_ACCOMPANIMENT, transfer
-from transfer_helpers import TPQ, bpe_tokenizer, check_guarantee, melodies, melody_score, random_melody, tiny_model
+from transfer_helpers import one_thread, tok, model, TPQ, bpe_tokenizer, check_guarantee, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    yield
-    torch.set_num_threads(threads)
 
-
-@pytest.fixture(scope="module")
-def tok():
-    return bpe_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_model(tok, context=128)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ import warnings
 
 import pytest
 import torch
+
+from transfer_helpers import one_thread  # noqa: F401  (fixtures)
 from rich.console import Console
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
@@ -22,14 +24,6 @@ from styletransfer.train import slug
 
 pytest_plugins = ["conftest_train"]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 
+import pytest
 import torch
 from hypothesis import strategies as st
 from symusic import Note, Score, Tempo, TimeSignature, Track
@@ -87,3 +88,26 @@ def check_guarantee(candidate_score: Score, expected: list[tuple[int, int, int]]
         for onset, duration, pitch in expected:
             if onset < note.time + note.duration and note.time < onset + duration:
                 assert note.pitch < pitch, f"accompaniment {note} above melody note {(onset, duration, pitch)}"
+
+
+# Fixtures shared by the transfer test modules (imported there by name).
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Two busy cores: torch's thread pool only adds contention for these tiny models."""
+    import warnings
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return bpe_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def model(tok):
+    return tiny_model(tok, context=128)

@@ -16,7 +16,7 @@ def find_adapter(base: Path, style: str) -> Path:
 
     from .catalog import find_composer
     from .runs import adapters
-    from .train import slug
+    from .runs import slug
 
     found = adapters(base)
     if slug(style) in found:
@@ -42,7 +42,7 @@ def load_styled(base: str | None, style: str):
     from .model import load_model
     from .runs import resolve_base
     from .tokenizer import load_tokenizer
-    from .train import check_vocabulary
+    from .runs import check_vocabulary
 
     base_dir = resolve_base(base)
     # Every check before the model is loaded: a mistake is one line, not a load report and a traceback.

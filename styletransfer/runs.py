@@ -1,8 +1,10 @@
 """Run folders: where a base model lives (a local folder, a Hub repo, or the shipped default)."""
 from __future__ import annotations
 
+import json
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 from .errors import UserError
@@ -45,3 +47,23 @@ def adapters(base: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     return {p.name: p for p in sorted(folder.iterdir()) if (p / "adapter_config.json").exists()}
+
+
+def slug(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def check_vocabulary(model, tokenizer, where: Path) -> None:
+    """The model's vocabulary matches its tokenizer's. ``model``: a loaded model, or a run folder, whose
+    config.json is checked before any weights are loaded (a mismatch there would otherwise surface as
+    transformers' multi-line load report)."""
+    if isinstance(model, (str, os.PathLike)):
+        try:
+            vocab = json.loads((Path(model) / "config.json").read_text(encoding="utf-8")).get("vocab_size")
+        except (OSError, ValueError, AttributeError):
+            return  # unreadable: load_model says so
+    else:
+        vocab = model.config.vocab_size
+    if vocab is not None and vocab != len(tokenizer):
+        raise UserError(f"{where}: the model's vocabulary ({vocab}) does not match its tokenizer ({len(tokenizer)})")

@@ -29,16 +29,10 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from .errors import UserError
 from .examples import ExampleSet, Specials, unigram_loss
 from .recipe import Recipe
+from .runs import check_vocabulary, slug  # noqa: F401  (re-exported)
 
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
-
-
-def slug(name: str) -> str:
-    import unicodedata
-
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 def is_main_process() -> bool:
@@ -262,21 +256,6 @@ def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike
         with open(out / METRICS_FILE, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"final": summary}) + "\n")
     return summary
-
-
-def check_vocabulary(model, tokenizer, where: Path) -> None:
-    """The model's vocabulary matches its tokenizer's. ``model``: a loaded model, or a run folder, whose
-    config.json is checked before any weights are loaded (a mismatch there would otherwise surface as
-    transformers' multi-line load report)."""
-    if isinstance(model, (str, os.PathLike)):
-        try:
-            vocab = json.loads((Path(model) / "config.json").read_text(encoding="utf-8")).get("vocab_size")
-        except (OSError, ValueError, AttributeError):
-            return  # unreadable: load_model says so
-    else:
-        vocab = model.config.vocab_size
-    if vocab is not None and vocab != len(tokenizer):
-        raise UserError(f"{where}: the model's vocabulary ({vocab}) does not match its tokenizer ({len(tokenizer)})")
 
 
 def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False) -> dict:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .runs import slug as adapter_slug
 
 BLEND_ADAPTER = "blend"
 COMBINATION = "cat"
@@ -46,15 +47,7 @@ class Style:
         """For file names: 'bach', 'base', 'bach0.7+chopin0.3'."""
         if self.is_base:
             return "base"
-        return "+".join(_slug(name) + ("" if w is None else f"{w:g}") for name, w in self.parts)
-
-
-def _slug(name: str) -> str:
-    """train.slug's rule, without importing train (transformers' Trainer: seconds) for a file name."""
-    import unicodedata
-
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+        return "+".join(adapter_slug(name) + ("" if w is None else f"{w:g}") for name, w in self.parts)
 
 
 def parse_style(text: str | None) -> Style:

@@ -390,7 +390,8 @@ def quickstart(
     from .catalog import find_composer
     from .dataset import prepare, source_catalog
     from .recipe import load_recipe, resolve_data_path
-    from .train import CHECKPOINTS, complete_checkpoints, slug
+    from .runs import slug
+    from .train import CHECKPOINTS, complete_checkpoints
 
     started = time.perf_counter()
     if steps < 1:

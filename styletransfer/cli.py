@@ -76,10 +76,6 @@ def data_composers(
     console.print(out)
 
 
-def _not_yet(issue: int):
-    raise UserError(f"this command is not available yet: it arrives with issue #{issue}")
-
-
 BaseOpt = Annotated[Optional[str], typer.Option(help="base run: a folder or a Hub repo id (default: runs/base, else the shipped model)")]
 
 
@@ -450,10 +446,9 @@ def quickstart(
     console.print(f"try: mst transfer YOUR_MELODY.mid --base {run_dir} --style {style}", soft_wrap=True)
 
 
-@app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def eval_():
-    """Metrics and benchmarks."""
-    _not_yet(5)
+from .cli_eval import eval_app  # noqa: E402  (after app and console: it prints through cli.console)
+
+app.add_typer(eval_app, name="eval")
 
 
 def _quiet_libraries() -> None:

@@ -1,0 +1,243 @@
+"""`mst eval ...`: metrics of one transfer, per-composer perplexity, the Bach chorale benchmark, the style judge."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from .errors import UserError
+
+eval_app = typer.Typer(help="Show that it works: metrics, perplexity, the Bach chorale benchmark.", no_args_is_help=True)
+judge_app = typer.Typer(help="The independent style judge (a composer classifier).", no_args_is_help=True)
+eval_app.add_typer(judge_app, name="style-judge")
+
+DEFAULT_JUDGE = Path("runs/style-judge")
+DataOpt = Annotated[Optional[Path], typer.Option(help="the corpus (Maestro format; default: the bundled data/music21)")]
+JudgeOpt = Annotated[Path, typer.Option(help="the style judge's folder (trained there when missing)")]
+BaseOpt = Annotated[Optional[str], typer.Option(help="base run: a folder or a Hub repo id (default: runs/base, else the shipped model)")]
+
+
+def _console():
+    from .cli import console
+
+    return console
+
+
+def _data(data: Optional[Path]) -> Path:
+    from .recipe import load_recipe, resolve_data_path
+
+    return data if data is not None else resolve_data_path(load_recipe(None).data.path)
+
+
+def _refuse_existing(paths: list[Path], force: bool) -> None:
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise UserError(f"{existing[0]} exists (use --force to overwrite)")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def _jsonable(row: dict) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v.item() if hasattr(v, "item") else v)
+            for k, v in row.items()}
+
+
+@eval_app.command("transfer")
+def eval_transfer(
+    output: Annotated[Path, typer.Argument(help="a harmonized MIDI file (e.g. what `mst transfer` wrote)")],
+    melody: Annotated[Path, typer.Option(help="the melody it was made from (MIDI, MusicXML, ABC, kern)")],
+    style: Annotated[Optional[str], typer.Option(help="the composer it should sound like: adds the pitch-class "
+                                                      "distance to their test pieces and the judge's P(composer)")] = None,
+    track: Annotated[Optional[int], typer.Option(help="the melody file's track (as in `mst transfer`)")] = None,
+    data: DataOpt = None,
+    judge: JudgeOpt = DEFAULT_JUDGE,
+    as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+):
+    """Metrics of one result: melody kept, harmony (Yeh et al. 2021), texture, and style."""
+    from .catalog import find_composer, load_catalog
+    from .evaluate import composer_reference, load_or_train_judge, score_output
+    from .melody import read_melody
+    from .tokenizer import load_score
+
+    console = _console()
+    melody_score = read_melody(melody, track=track)
+    if not output.exists():
+        raise UserError(f"file not found: {output}")
+    output_score = load_score(output)
+    reference = judge_model = style_class = None
+    if style is not None:
+        folder = _data(data)
+        composer = find_composer(load_catalog(folder), style)
+        reference = composer_reference(load_catalog(folder), composer)
+        judge_model = load_or_train_judge(judge, folder, say=lambda m: console.print(m, soft_wrap=True))
+        style_class = judge_model.class_for(composer)
+    row = score_output(output_score, melody_score, reference, judge_model, style_class)
+    if as_json:
+        print(json.dumps(_jsonable(row), indent=1))
+        return
+    table = Table(title=f"{output.name} (melody: {melody.name}{', style: ' + style_class if style_class else ''})",
+                  show_header=False)
+    for key, value in row.items():
+        table.add_row(key.replace("_", " "), _fmt(value))
+    console.print(table)
+
+
+@eval_app.command("perplexity")
+def eval_perplexity(
+    base: BaseOpt = None,
+    style: Annotated[Optional[list[str]], typer.Option(help="an adapter to score too (repeatable)")] = None,
+    all_adapters: Annotated[bool, typer.Option("--all-adapters", help="score every adapter of the base")] = False,
+    data: DataOpt = None,
+    min_pieces: Annotated[int, typer.Option(help="composers with at least this many test pieces")] = 2,
+    out: Annotated[Optional[Path], typer.Option(help="also write the table as Markdown here")] = None,
+    force: Annotated[bool, typer.Option(help="overwrite --out")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
+):
+    """Per-composer test loss (nats per token) of the base and of its adapters: each adapter should be best on its composer."""
+    from .blend import parse_style, resolve_style
+    from .perplexity import best_column, perplexity_table
+    from .runs import adapters, resolve_base
+
+    console = _console()
+    if out is not None:
+        _refuse_existing([out], force)
+    base_dir = resolve_base(base)
+    names = list(adapters(base_dir)) if all_adapters else []
+    for s in style or []:
+        for folder, _ in resolve_style(base_dir, parse_style(s)):
+            if folder.name not in names:
+                names.append(folder.name)
+    table = perplexity_table(base_dir, names, _data(data), min_pieces=min_pieces,
+                             progress=lambda s: console.print(f"scored {s}", soft_wrap=True))
+    table["best"] = best_column(table)
+    if as_json:
+        print(table.reset_index().to_json(orient="records", indent=1))
+    else:
+        shown = Table(title=f"test loss per composer (nats/token), {base_dir}")
+        shown.add_column("composer", no_wrap=True)
+        for column in table.columns:
+            shown.add_column(column, justify="right")
+        for composer, row in table.iterrows():
+            shown.add_row(composer, *(_fmt(v) if not isinstance(v, (int, float)) or isinstance(v, float) else str(v)
+                                      for v in row))
+        console.print(shown)
+    if out is not None:
+        from .io import atomic_write_text
+
+        atomic_write_text(out, perplexity_markdown(table))
+        console.print(f"wrote {out}")
+
+
+def perplexity_markdown(table) -> str:
+    models = [c for c in table.columns if c not in ("test pieces", "tokens", "best")]
+    head = ["composer", "test pieces", "tokens", *models, "best"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---|"]
+    for composer, row in table.iterrows():
+        losses = [f"**{row[m]:.3f}**" if m == row["best"] else f"{row[m]:.3f}" for m in models]
+        lines.append("| " + " | ".join([composer, str(int(row["test pieces"])), str(int(row["tokens"])), *losses,
+                                         row["best"]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@eval_app.command("bach-chorales")
+def eval_bach_chorales(
+    base: BaseOpt = None,
+    n: Annotated[int, typer.Option(help="how many test chorales (the first n by title)")] = 50,
+    style: Annotated[str, typer.Option(help="the adapter under test")] = "bach",
+    other: Annotated[Optional[str], typer.Option(help="another composer's adapter to compare with (default: the "
+                                                      "base's first other adapter)")] = None,
+    candidates: Annotated[int, typer.Option(help="candidates sampled per melody, the best kept (as mst transfer)")] = 8,
+    seed: Annotated[int, typer.Option(help="seed of the first melody (melody k uses seed + k)")] = 0,
+    melodies: Annotated[Optional[Path], typer.Option(help="also harmonize the melodies in this folder "
+                                                          "(default: the bundled data/melodies; 'none' to skip)")] = None,
+    data: DataOpt = None,
+    judge: JudgeOpt = DEFAULT_JUDGE,
+    out: Annotated[Path, typer.Option(help="the Markdown report (a CSV of every piece goes next to it)")] = Path("bach-chorales.md"),
+    force: Annotated[bool, typer.Option(help="overwrite the report")] = False,
+):
+    """The Bach chorale benchmark: held-out chorales' sopranos harmonized by mst and by baselines, every metric."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .evaluate import bach_chorales, melody_files
+    from .io import atomic_write_text
+    from .recipe import resolve_data_path
+
+    console = _console()
+    if candidates < 1:
+        raise UserError(f"--candidates must be at least 1, got {candidates}")
+    csv = out.with_suffix(".csv")
+    _refuse_existing([out, csv], force)
+    if melodies is None:
+        melodies_dir = resolve_data_path("data/melodies")
+    elif str(melodies).lower() == "none":
+        melodies_dir = None
+    else:
+        melodies_dir = melodies
+        if not melodies_dir.is_dir():
+            raise UserError(f"--melodies: not a folder: {melodies_dir}")
+    tunes = len(melody_files(melodies_dir)) if melodies_dir is not None and melodies_dir.is_dir() else 0
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("harmonizing", total=None)
+
+        def step(label: str) -> None:
+            bar.update(task, advance=1, description=f"harmonizing ({label})")
+
+        result = bach_chorales(base, n, style, other, candidates, seed, _data(data), judge,
+                               melodies_dir if tunes else None, say=lambda m: console.print(m, soft_wrap=True),
+                               progress=step)
+    seconds = time.perf_counter() - started
+    report = benchmark_markdown(result, n, style, candidates, seed, seconds)
+    import pandas as pd
+
+    rows = [dict(r, set="chorales") for r in result["chorales"]] + [dict(r, set="melodies") for r in result["melodies"]]
+    atomic_write_text(csv, pd.DataFrame(rows).to_csv(index=False))
+    atomic_write_text(out, report)
+    console.print(report, markup=False, highlight=False)
+    console.print(f"wrote {out} and {csv} in {seconds:.0f}s")
+
+
+def benchmark_markdown(result: dict, n: int, style: str, candidates: int, seed: int, seconds: float) -> str:
+    from .evaluate import markdown_table, summary
+
+    order = result["systems"]
+    chorales = summary(result["chorales"], order)
+    parts = [f"## Chorales: {result['composer']}, test split ({int(chorales['pieces'].max())} chorales)\n",
+             f"`mst eval bach-chorales --n {n} --style {style} --candidates {candidates} --seed {seed}` "
+             f"({seconds:.0f} s). P(style) is the judge's P({result['style_class']}).\n",
+             markdown_table(chorales)]
+    if result["melodies"]:
+        tunes = summary(result["melodies"], order)
+        parts += [f"\n## Melodies the model never saw ({int(tunes['pieces'].max())} tunes)\n", markdown_table(tunes)]
+    return "\n".join(parts)
+
+
+@judge_app.command("train")
+def judge_train(
+    data: DataOpt = None,
+    out: Annotated[Path, typer.Option(help="where to save the judge")] = DEFAULT_JUDGE,
+    min_pieces: Annotated[int, typer.Option(help="composers with fewer training pieces become 'other'")] = 10,
+    force: Annotated[bool, typer.Option(help="replace an existing judge")] = False,
+):
+    """Train the style judge on the corpus' training split; report its test accuracy and confusion matrix."""
+    from .judge import format_report, train_judge
+
+    console = _console()
+    folder = _data(data)
+    console.print(f"training the style judge on {folder} (training split) ...")
+    report = train_judge(folder, out, min_pieces=min_pieces, force=force)
+    console.print(format_report(report), markup=False, highlight=False)
+    console.print(f"wrote {out}")

@@ -1,0 +1,282 @@
+"""Evaluation of transfers: one result (`mst eval transfer`) and the Bach chorale benchmark
+(`mst eval bach-chorales`).
+
+The benchmark takes held-out chorales of the composer (test split: never trained on, by the base or
+the adapter), keeps their top line (the soprano) as the melody, and harmonizes it with
+
+- ``mst <style>``: the composer's adapter (``--style bach``), the system under test;
+- ``mst base``: the base model without adapter;
+- ``mst <other>``: another composer's adapter;
+- ``rule-based triads``: ``baselines.harmonize``;
+- and, for the chorales, the composer's own harmonization (the original file).
+
+Every output is scored with ``metrics.transfer_metrics`` plus two style measures: the mean
+pitch-class-histogram distance to the composer's test pieces (leaving out the piece itself) and the
+style judge's P(composer). The same systems run on melodies the model never saw (``data/melodies``:
+Happy Birthday, other tunes and Essen folk songs), where there is no original.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+
+RULE_BASED = "rule-based triads"
+ORIGINAL = "original"
+MELODY_SUFFIXES = (".mid", ".midi", ".abc", ".musicxml", ".xml", ".mxl", ".krn")
+
+# (column in the tables, metric key, format, what is better) — the report's columns, in order
+COLUMNS = [
+    ("melody recall", "melody_recall", ".3f", "higher"),
+    ("above melody", "melody_above_rate", ".3f", "0"),
+    ("CTnCTR", "ctnctr", ".3f", "higher"),
+    ("PCS", "pcs", ".3f", "higher"),
+    ("MCTD", "mctd", ".3f", "lower"),
+    ("CHE", "chord_histogram_entropy", ".2f", "near original"),
+    ("CC", "chord_coverage", ".1f", "near original"),
+    ("CTD", "chord_tonal_distance", ".3f", "near original"),
+    ("PC dist", "pc_distance", ".3f", "lower"),
+    ("polyphony", "polyphony", ".2f", "near original"),
+    ("in scale", "in_scale_rate", ".3f", "near original"),
+    ("P(style)", "p_style", ".3f", "higher"),
+]
+
+
+@dataclass
+class Reference:
+    """The composer's test pieces, for the pitch-class-histogram distance."""
+
+    titles: list[str]
+    histograms: np.ndarray  # [n, 12], each sums to 1
+
+    def mean_distance(self, notes: np.ndarray, exclude: str | None = None) -> float:
+        """Mean transposition-invariant L1 distance of ``notes``' histogram to each reference piece
+        (``metrics.pitch_class_histogram_distance``, vectorized), leaving out the title ``exclude``."""
+        from .metrics import pitch_class_histogram
+
+        h = pitch_class_histogram(notes)
+        keep = np.array([t != exclude for t in self.titles])
+        if h.sum() == 0 or not keep.any():
+            return math.nan
+        refs = self.histograms[keep]
+        rotations = np.stack([np.roll(refs, k, axis=1) for k in range(12)], axis=1)  # [n, 12, 12]
+        return float(np.abs(rotations - h).sum(axis=2).min(axis=1).mean())
+
+
+def composer_reference(catalog: pd.DataFrame, composer: str, split: str = "test") -> Reference:
+    from .catalog import select
+    from .metrics import notes_of, pitch_class_histogram
+    from .tokenizer import load_score
+
+    titles, hists = [], []
+    for _, row in select(catalog, composer, split).iterrows():
+        try:
+            hist = pitch_class_histogram(notes_of(load_score(row["midi"])))
+        except UserError:
+            continue
+        if hist.sum() > 0:
+            titles.append(row["title"]), hists.append(hist)
+    if not hists:
+        raise UserError(f"no readable {split} pieces by {composer}")
+    return Reference(titles, np.stack(hists))
+
+
+def quiet_read_melody(path: Path):
+    """read_melody without its warnings (a chorale's top line is taken on purpose)."""
+    from .melody import read_melody
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_melody(path)
+
+
+def score_output(output, melody, reference: Reference | None, judge, style_class: str | None,
+                 exclude: str | None = None) -> dict:
+    """transfer_metrics + the mean pitch-class distance to the reference + the judge's P(style)."""
+    from .metrics import notes_of, transfer_metrics
+
+    row = transfer_metrics(output, melody)
+    row.pop("pitch_class_distance", None)
+    row["pc_distance"] = reference.mean_distance(notes_of(output), exclude) if reference is not None else math.nan
+    row["p_style"] = judge.proba(output).get(style_class, 0.0) if judge is not None and style_class else math.nan
+    return row
+
+
+def load_or_train_judge(folder: Path, data: Path, say: Callable[[str], None] = print):
+    """The style judge saved at ``folder``; trained there on ``data``'s training split when missing."""
+    from .judge import META_FILE, StyleJudge, train_judge
+
+    if not (folder / META_FILE).exists():
+        say(f"no style judge at {folder}: training one on {data} (about a minute)")
+        train_judge(data, folder)
+    return StyleJudge.load(folder)
+
+
+def melody_files(folder: Path) -> list[Path]:
+    """The melody files under a folder (recursively), sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MELODY_SUFFIXES and p.is_file())
+
+
+def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[str, str | None]], base: str,
+                candidates: int, seed: int, score_fn: Callable, progress: Callable[[str], None] | None = None
+                ) -> list[dict]:
+    """Rows (piece, system, metrics...) for each melody under each system.
+
+    ``melodies``: (name, melody Score, original Score or None); ``systems``: (label, style) with style None
+    for the rule-based harmonizer. One model load per system; each transfer samples ``candidates`` in one
+    batch and keeps the best, as `mst transfer` does."""
+    import torch
+
+    from .baselines import harmonize
+    from .generate import load_styled
+    from .recipe import load_recipe
+    from .runs import resolve_base
+    from .transfer import transfer
+
+    base_dir = resolve_base(base)
+    recipe_path = base_dir / "recipe.yaml"
+    sample_cfg = load_recipe(recipe_path if recipe_path.exists() else None).sample
+    rows = []
+    for name, _, original in melodies:
+        if original is not None:
+            rows.append({"piece": name, "system": ORIGINAL, **score_fn(name, original)})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # batch-of-8 decoding: one thread is as fast and does not fight other work
+    try:
+        for label, style in systems:
+            model = tokenizer = None
+            if style is not None:
+                model, tokenizer, _ = load_styled(str(base_dir), style)
+            for k, (name, melody, _) in enumerate(melodies):
+                if style is None:
+                    output = harmonize(melody)
+                else:
+                    output = transfer(melody, model, tokenizer, candidates=candidates, seed=seed + k,
+                                      temperature=sample_cfg.temperature, top_k=sample_cfg.top_k,
+                                      top_p=sample_cfg.top_p)[0].score
+                rows.append({"piece": name, "system": label, **score_fn(name, output)})
+                if progress is not None:
+                    progress(label)
+    finally:
+        torch.set_num_threads(threads)
+    return rows
+
+
+def summary(rows: list[dict], order: list[str]) -> pd.DataFrame:
+    """Mean and standard deviation of every reported metric per system, systems in ``order``."""
+    frame = pd.DataFrame(rows)
+    keys = [key for _, key, _, _ in COLUMNS]
+    frame[keys] = frame[keys].astype(float)
+    grouped = frame.groupby("system")[keys]
+    mean, std = grouped.mean(), grouped.std(ddof=0)
+    systems = [s for s in order if s in mean.index]
+    out = pd.DataFrame(index=pd.Index(systems, name="system"))
+    out["pieces"] = frame.groupby("system").size().reindex(systems)
+    for title, key, _, _ in COLUMNS:
+        out[f"{title}"] = mean.loc[systems, key]
+        out[f"{title} sd"] = std.loc[systems, key]
+    return out
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The summary as a Markdown table, each cell "mean ± sd"."""
+    head = ["system", "n"] + [title for title, _, _, _ in COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(COLUMNS)]
+    for system, row in table.iterrows():
+        cells = [str(system), str(int(row["pieces"]))]
+        for title, _, fmt, _ in COLUMNS:
+            mean, sd = row[title], row[f"{title} sd"]
+            cells.append("–" if math.isnan(mean) else f"{mean:{fmt}} ± {sd:{fmt}}")
+        lines.append("| " + " | ".join(cells) + " |")
+    better = ", ".join(f"{title}: {hint}" for title, _, _, hint in COLUMNS)
+    return "\n".join(lines) + f"\n\nBetter: {better}.\n"
+
+
+def pick_other_style(base: Path, style: str, other: str | None) -> str | None:
+    """The comparison adapter: ``other`` if given, else the base's first adapter that is not ``style``'s."""
+    from .generate import find_adapter
+    from .runs import adapters
+
+    if other is not None:
+        return find_adapter(base, other).name
+    mine = find_adapter(base, style).name
+    rest = [name for name in adapters(base) if name != mine]
+    return rest[0] if rest else None
+
+
+def bach_chorales(base: str | None, n: int, style: str, other: str | None, candidates: int, seed: int,
+                  data: Path, judge_dir: Path, melodies_dir: Path | None, say: Callable[[str], None] = print,
+                  progress: Callable[[str], None] | None = None) -> dict:
+    """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}."""
+    from .catalog import load_catalog, select
+    from .generate import find_adapter
+    from .runs import resolve_base
+    from .tokenizer import load_score
+
+    base_dir = resolve_base(base)
+    catalog = load_catalog(data)
+    adapter = find_adapter(base_dir, style)  # unknown style: one line listing the adapters
+    composer = _adapter_composer(adapter, catalog)
+    other_slug = pick_other_style(base_dir, style, other)
+    test = select(catalog, composer, "test").sort_values("title")
+    if test.empty:
+        raise UserError(f"no test pieces by {composer} in {data}")
+    if n < 1:
+        raise UserError(f"--n must be at least 1, got {n}")
+    test = test.head(n)
+    judge = load_or_train_judge(judge_dir, data, say)
+    style_class = judge.class_for(composer)
+    reference = composer_reference(catalog, composer)
+
+    melody_of: dict[str, object] = {}
+
+    def score_fn(name, output):
+        return score_output(output, melody_of[name], reference, judge, style_class, exclude=name)
+
+    chorales = []
+    for _, row in test.iterrows():
+        try:
+            melody = quiet_read_melody(Path(row["midi"]))
+            original = load_score(row["midi"])
+        except UserError as exc:
+            say(f"skipped {row['title']}: {exc}")
+            continue
+        chorales.append((row["title"], melody, original))
+        melody_of[row["title"]] = melody
+    systems = [(f"mst {adapter.name}", style), ("mst base", "none")]
+    if other_slug is not None:
+        systems.append((f"mst {other_slug}", other_slug))
+    systems.append((RULE_BASED, None))
+    order = [ORIGINAL] + [label for label, _ in systems]
+    result = {"composer": composer, "style_class": style_class, "systems": order, "judge": judge.report,
+              "chorales": run_systems(chorales, systems, str(base_dir), candidates, seed, score_fn, progress)}
+    tunes = []
+    for path in melody_files(melodies_dir) if melodies_dir is not None else []:
+        try:
+            melody = quiet_read_melody(path)
+        except UserError as exc:
+            say(f"skipped {path}: {exc}")
+            continue
+        name = str(path.relative_to(melodies_dir))
+        tunes.append((name, melody, None))
+        melody_of[name] = melody
+    result["melodies"] = run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress) if tunes else []
+    return result
+
+
+def _adapter_composer(adapter: Path, catalog: pd.DataFrame) -> str:
+    """The catalog composer an adapter was trained on (its finetune.json), else its folder name."""
+    import json
+
+    from .catalog import find_composer
+
+    meta = adapter / "finetune.json"
+    name = json.loads(meta.read_text())["composer"] if meta.exists() else adapter.name.replace("-", " ")
+    return find_composer(catalog, name)

@@ -98,7 +98,8 @@ def eval_perplexity(
     style: Annotated[Optional[list[str]], typer.Option(help="an adapter to score too (repeatable)")] = None,
     all_adapters: Annotated[bool, typer.Option("--all-adapters", help="score every adapter of the base")] = False,
     data: DataOpt = None,
-    min_pieces: Annotated[int, typer.Option(help="composers with at least this many test pieces")] = 2,
+    min_pieces: Annotated[int, typer.Option(help="composers with at least this many pieces in the split")] = 2,
+    split: Annotated[str, typer.Option(help="the catalog split to score: test (default) or validation")] = "test",
     out: Annotated[Optional[Path], typer.Option(help="also write the table as Markdown here")] = None,
     force: Annotated[bool, typer.Option(help="overwrite --out")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
@@ -117,13 +118,15 @@ def eval_perplexity(
         for folder, _ in resolve_style(base_dir, parse_style(s)):
             if folder.name not in names:
                 names.append(folder.name)
-    table = perplexity_table(base_dir, names, _data(data), min_pieces=min_pieces,
+    if split not in ("test", "validation"):
+        raise UserError(f"--split must be test or validation, got {split!r}")
+    table = perplexity_table(base_dir, names, _data(data), min_pieces=min_pieces, split=split,
                              progress=lambda s: console.print(f"scored {s}", soft_wrap=True))
     table["best"] = best_column(table)
     if as_json:
         print(table.reset_index().to_json(orient="records", indent=1))
     else:
-        shown = Table(title=f"test loss per composer (nats/token), {base_dir}")
+        shown = Table(title=f"{split} loss per composer (nats/token), {base_dir}")
         shown.add_column("composer", no_wrap=True)
         for column in table.columns:
             shown.add_column(column, justify="right")
@@ -139,12 +142,12 @@ def eval_perplexity(
 
 
 def perplexity_markdown(table) -> str:
-    models = [c for c in table.columns if c not in ("test pieces", "tokens", "best")]
-    head = ["composer", "test pieces", "tokens", *models, "best"]
+    models = [c for c in table.columns if c not in ("pieces", "tokens", "best")]
+    head = ["composer", "pieces", "tokens", *models, "best"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---|"]
     for composer, row in table.iterrows():
         losses = [f"**{row[m]:.3f}**" if m == row["best"] else f"{row[m]:.3f}" for m in models]
-        lines.append("| " + " | ".join([composer, str(int(row["test pieces"])), str(int(row["tokens"])), *losses,
+        lines.append("| " + " | ".join([composer, str(int(row["pieces"])), str(int(row["tokens"])), *losses,
                                          row["best"]]) + " |")
     return "\n".join(lines) + "\n"
 

@@ -35,7 +35,7 @@ def encode_test_pieces(catalog: pd.DataFrame, tokenizer, split: str = "test", wo
     rows = catalog.index[catalog["split"] == split].tolist()
     if not rows:
         raise UserError(f"the catalog has no {split} pieces")
-    tasks = [(row, catalog.at[row, "midi"], "test", None, None, "") for row in rows]
+    tasks = [(row, catalog.at[row, "midi"], split, None, None, "") for row in rows]
     results = [r for r in encode_files(tasks, workers, desc=f"encoding {split} pieces") if r[1]]
     encoded = bpe_encode_pieces(tokenizer, [found[0][1] for _, found, _ in results])
     bos, eos = special_id(tokenizer, "BOS"), special_id(tokenizer, "EOS")
@@ -97,8 +97,8 @@ def composer_losses(model, pieces: list[EncodedPiece], context: int, composers: 
 
 
 def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int = 2, workers: int = 0,
-                     progress=None) -> pd.DataFrame:
-    """Rows: composers with at least ``min_pieces`` test pieces; columns: test pieces, tokens, then the
+                     progress=None, split: str = "test") -> pd.DataFrame:
+    """Rows: composers with at least ``min_pieces`` pieces in ``split``; columns: pieces, tokens, then the
     loss under the base ("base") and under each style's adapter."""
     from .catalog import load_catalog
     from .generate import load_styled
@@ -107,7 +107,7 @@ def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int 
 
     catalog = load_catalog(data)
     tokenizer = load_tokenizer(base)
-    pieces = encode_test_pieces(catalog, tokenizer, workers=workers)
+    pieces = encode_test_pieces(catalog, tokenizer, split=split, workers=workers)
     counts: dict[str, list[int]] = {}
     for piece in pieces:
         for c in piece.composers:
@@ -116,8 +116,8 @@ def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int 
             counts[c][1] += len(piece.ids) - 1
     composers = sorted((c for c, (n, _) in counts.items() if n >= min_pieces), key=lambda c: -counts[c][1])
     if not composers:
-        raise UserError(f"no composer has {min_pieces} or more test pieces in {data}")
-    table = pd.DataFrame({"test pieces": [counts[c][0] for c in composers],
+        raise UserError(f"no composer has {min_pieces} or more {split} pieces in {data}")
+    table = pd.DataFrame({"pieces": [counts[c][0] for c in composers],
                           "tokens": [counts[c][1] for c in composers]}, index=pd.Index(composers, name="composer"))
     for style in ["none", *styles]:
         model, _, _ = load_styled(str(base), style)
@@ -130,5 +130,5 @@ def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int 
 
 def best_column(table: pd.DataFrame) -> pd.Series:
     """The model with the lowest loss on each composer."""
-    models = [c for c in table.columns if c not in ("test pieces", "tokens")]
+    models = [c for c in table.columns if c not in ("pieces", "tokens")]
     return table[models].idxmin(axis=1)

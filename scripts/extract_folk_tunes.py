@@ -25,6 +25,16 @@ from styletransfer.io import atomic_write_text  # noqa: E402
 from styletransfer.melody import MelodyWarning, read_melody  # noqa: E402
 
 SOURCES = ("kinder0.abc", "erk10.abc")
+README = """# Folk tunes from music21's Essen collection
+
+Melodies the model never saw, for the evaluation (`mst eval bach-chorales`, docs/results.md). Copied as
+they are (ABC) from the Essen Folksong Collection bundled with music21 (`music21/corpus/essenFolksong`)
+by `scripts/extract_folk_tunes.py`, whose docstring gives the selection rule; run it again to rebuild
+this folder.
+
+| file | tune | metre | notes | source |
+|---|---|---|---|---|
+"""
 METRES = {"2/4", "3/4", "4/4", "6/8"}
 
 
@@ -62,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     streams = [(name, tunes(name)) for name in SOURCES]
-    found, k, titles = 0, 0, set()
+    found, k, titles, listing = 0, 0, set(), []
     while found < args.count and streams:
         name, stream = streams[k % len(streams)]
         k += 1
@@ -75,11 +85,14 @@ def main() -> None:
                 stem = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")[:40]
                 target = args.out / f"{Path(name).stem}_{number:03d}_{stem}.abc"
                 atomic_write_text(target, text)
-                print(f"{target.relative_to(ROOT)}: {title} ({notes} notes)")
+                metre = re.search(r"^M:\s*(\S+)", text, re.M).group(1)
+                listing.append(f"| `{target.name}` | {title.title()} | {metre} | {notes} | `{name}` X:{number} |")
+                print(f"{target.name}: {title} ({notes} notes)")
                 found += 1
                 break
         else:
             streams.remove((name, stream))
+    atomic_write_text(args.out / "README.md", README + "\n".join(listing) + "\n")
 
 if __name__ == "__main__":
     main()

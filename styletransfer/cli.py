@@ -293,7 +293,7 @@ def _run_transfer(melody: Path, style: str, base: Optional[str], candidates: int
             task = progress.add_task("sampling", total=None, n=candidates)
             results = run(melody_score, model, tokenizer, candidates=candidates, seed=seed,
                           temperature=sample_cfg.temperature, top_k=sample_cfg.top_k, top_p=sample_cfg.top_p,
-                          progress=lambda done, total: progress.update(task, completed=done, total=total))
+                          harmony_weight=sample_cfg.harmony_weight, progress=lambda done, total: progress.update(task, completed=done, total=total))
     finally:
         torch.set_num_threads(threads)
     sample_seconds = time.perf_counter() - sampling
@@ -308,12 +308,13 @@ def _run_transfer(melody: Path, style: str, base: Optional[str], candidates: int
         atomic_write_bytes(path, candidate.score.dumps_midi())
 
     table = Table(title=f"{len(results)} candidates, {label} (seed {seed})")
-    for column in ("rank", "score", "log-likelihood", "penalty", "accompaniment notes"):
+    for column in ("rank", "score", "log-likelihood", "consonance", "penalty", "accompaniment notes"):
         table.add_column(column, justify="right")
     if files["candidates"]:
         table.add_column("file")
     for k, candidate in enumerate(results):
-        row = [str(k + 1), f"{candidate.rank_score:.3f}", f"{candidate.log_likelihood:.3f}", f"{candidate.penalty:g}",
+        row = [str(k + 1), f"{candidate.rank_score:.3f}", f"{candidate.log_likelihood:.3f}",
+               f"{candidate.consonance:.3f}", f"{candidate.penalty:g}",
                str(candidate.accompaniment_notes)]
         if files["candidates"]:
             row.append(str(files["candidates"][k]))

@@ -125,13 +125,14 @@ def melody_files(folder: Path) -> list[Path]:
 
 
 def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[str, str | None]], base: str,
-                candidates: int, seed: int, score_fn: Callable, progress: Callable[[str], None] | None = None
-                ) -> list[dict]:
+                candidates: int, seed: int, score_fn: Callable, progress: Callable[[str], None] | None = None,
+                ablate: str | None = None) -> list[dict]:
     """Rows (piece, system, metrics...) for each melody under each system.
 
     ``melodies``: (name, melody Score, original Score or None); ``systems``: (label, style) with style None
     for the rule-based harmonizer. One model load per system; each transfer samples ``candidates`` in one
-    batch and keeps the best, as `mst transfer` does."""
+    batch and keeps the best, as `mst transfer` does. For the system labelled ``ablate``, the same batch's
+    best candidate by likelihood alone (``harmony_weight`` 0) is scored too, as "<label>, likelihood rank"."""
     import torch
 
     from .baselines import harmonize
@@ -158,9 +159,14 @@ def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[
                 if style is None:
                     output = harmonize(melody)
                 else:
-                    output = transfer(melody, model, tokenizer, candidates=candidates, seed=seed + k,
-                                      temperature=sample_cfg.temperature, top_k=sample_cfg.top_k,
-                                      top_p=sample_cfg.top_p)[0].score
+                    found = transfer(melody, model, tokenizer, candidates=candidates, seed=seed + k,
+                                     temperature=sample_cfg.temperature, top_k=sample_cfg.top_k,
+                                     top_p=sample_cfg.top_p, harmony_weight=sample_cfg.harmony_weight)
+                    output = found[0].score
+                    if label == ablate:
+                        by_likelihood = max(found, key=lambda c: c.log_likelihood - c.penalty).score
+                        rows.append({"piece": name, "system": f"{label}, likelihood rank",
+                                     **score_fn(name, by_likelihood)})
                 rows.append({"piece": name, "system": label, **score_fn(name, output)})
                 if progress is not None:
                     progress(label)
@@ -254,9 +260,11 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
     if other_slug is not None:
         systems.append((f"mst {other_slug}", other_slug))
     systems.append((RULE_BASED, None))
-    order = [ORIGINAL] + [label for label, _ in systems]
+    under_test = systems[0][0]
+    order = [ORIGINAL, under_test, f"{under_test}, likelihood rank"] + [label for label, _ in systems[1:]]
     result = {"composer": composer, "style_class": style_class, "systems": order, "judge": judge.report,
-              "chorales": run_systems(chorales, systems, str(base_dir), candidates, seed, score_fn, progress)}
+              "chorales": run_systems(chorales, systems, str(base_dir), candidates, seed, score_fn, progress,
+                                      ablate=under_test)}
     tunes = []
     for path in melody_files(melodies_dir) if melodies_dir is not None else []:
         try:
@@ -267,7 +275,8 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         name = str(path.relative_to(melodies_dir))
         tunes.append((name, melody, None))
         melody_of[name] = melody
-    result["melodies"] = run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress) if tunes else []
+    result["melodies"] = (run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress,
+                                      ablate=under_test) if tunes else [])
     return result
 
 

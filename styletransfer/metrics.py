@@ -319,7 +319,7 @@ def harmony_metrics(melody, accompaniment, beat: float = 1.0) -> dict:
         out["mctd"] = float((dist * overlap).sum() / overlap.sum())
     else:
         out["mctd"] = math.nan
-    out["pcs"] = _pitch_consistency(mel, acc)
+    out["pcs"] = pitch_consistency(mel, acc)
     return out
 
 
@@ -327,7 +327,7 @@ _PCS_SCORE = np.array([1, -1, -1, 1, 1, 0, -1, 1, 1, 1, -1, -1], dtype=float)  #
 _STEP16 = 0.25
 
 
-def _pitch_consistency(mel: np.ndarray, acc: np.ndarray) -> float:
+def pitch_consistency(mel: np.ndarray, acc: np.ndarray) -> float:
     """PCS (see ``harmony_metrics``): a pair sounding together over [lo, hi) is sampled at the 16th-note
     grid points k * 0.25 inside it."""
     total = weight = 0.0

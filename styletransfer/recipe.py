@@ -92,6 +92,7 @@ class SampleConfig(Section):
     top_k: int = Field(0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1.0)
     seed: int = 0
+    harmony_weight: float = Field(1.0, ge=0)  # mst transfer's ranking: weight of the consonance with the melody
 
 
 class Recipe(Section):

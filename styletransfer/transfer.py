@@ -14,10 +14,18 @@ melody: windows only change what the model sees. Bars are ticks from the melody'
 token belongs to the bar where it starts (as miditok splits bars for BPE and training pairs).
 
 Ranking: mean model log-likelihood per texture token (the model's own distribution at temperature 1,
-unfiltered), minus a penalty for degenerate accompaniment (none at all, or one repeated pitch).
+unfiltered: how well the candidate fits the style), minus a penalty for degenerate accompaniment (none at
+all, or one repeated pitch), plus ``harmony_weight`` times the candidate's consonance with the melody: the
+pitch consistency score of Yeh et al. 2021 (``metrics.harmony_metrics``'s PCS, in [-1, 1]: +1 for
+unisons, thirds, fifths and sixths between a melody note and the accompaniment sounding with it, 0 for
+fourths, -1 for seconds, sevenths and tritones, sampled every sixteenth). The likelihood alone cannot see
+a clash with the melody — the melody is in the prompt, but a model this small often writes a plausible
+chorale texture in a neighbouring key — and the weight (``sample.harmony_weight``, default 1) was chosen
+on Bach's validation chorales (docs/results.md).
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Callable
@@ -33,6 +41,7 @@ from .tokenizer import base_ids_per_bar, bpe_encode_bars, decode_ids, normalize_
 
 PENALTY_NO_ACCOMPANIMENT = 10.0
 PENALTY_ONE_PITCH = 5.0
+HARMONY_WEIGHT = 1.0
 GENERATE_SHARE = 0.6  # of the context, for a window's new texture when the piece needs several windows
 
 
@@ -47,10 +56,11 @@ class Candidate:
     score: Score
     log_likelihood: float  # mean per sampled texture id
     penalty: float
-    rank_score: float  # log_likelihood - penalty: candidates come best first
+    rank_score: float  # log_likelihood - penalty + harmony_weight * consonance: candidates come best first
     accompaniment_notes: int
     texture_ids: list[int] = field(repr=False)  # the sampled model ids, all windows, without EOS
     seed: int = 0
+    consonance: float = 0.0  # PCS of melody against accompaniment (0 when nothing sounds with the melody)
 
 
 def melody_base_ids(melody_score: Score, tokenizer) -> np.ndarray:
@@ -93,7 +103,8 @@ def _plan_window(i: int, n_bars: int, mel_len: list[int], carried_len: list[int]
 
 def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: int = 0, temperature: float = 1.0,
              top_k: int = 0, top_p: float = 1.0, context: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> list[Candidate]:
+             progress: Callable[[int, int], None] | None = None,
+             harmony_weight: float = HARMONY_WEIGHT) -> list[Candidate]:
     """``candidates`` accompaniments of the melody, sampled in one batch, best first.
 
     ``context`` may shrink the model's own context (``max_position_embeddings`` / ``n_positions``) to force
@@ -173,9 +184,21 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     for r in range(n):
         score, n_acc, penalty = _to_score(tokenizer, plan, sampled[r], melody_score)
         mean_ll = ll_sum[r] / max(1, n_scored[r])
-        out.append(Candidate(score, mean_ll, penalty, mean_ll - penalty, n_acc, sampled[r], seed))
+        consonance = melody_consonance(score)
+        out.append(Candidate(score, mean_ll, penalty, mean_ll - penalty + harmony_weight * consonance, n_acc,
+                             sampled[r], seed, consonance))
     out.sort(key=lambda c: -c.rank_score)
     return out
+
+
+def melody_consonance(score: Score) -> float:
+    """PCS (``metrics``) of a candidate's melody track against its accompaniment track; 0 when no
+    accompaniment sounds with the melody."""
+    from .metrics import notes_of, pitch_consistency
+
+    tpq = score.ticks_per_quarter
+    value = pitch_consistency(notes_of(score.tracks[0], tpq), notes_of(score.tracks[1], tpq))
+    return 0.0 if math.isnan(value) else value
 
 
 def _to_score(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: Score) -> tuple[Score, int, float]:

@@ -174,11 +174,12 @@ def test_benchmark_writes_every_system_and_keeps_every_melody(adapted_run, eval_
     code, stdout, err = run_cli(args, capsys)
     assert code == 0, err
     report = out.read_text()
-    for system in ("original", "mst domenico-scarlatti", "mst base", "mst johann-sebastian-bach", "rule-based triads"):
+    for system in ("original", "mst domenico-scarlatti", "mst domenico-scarlatti, likelihood rank", "mst base",
+                   "mst johann-sebastian-bach", "rule-based triads"):
         assert f"| {system} |" in report, system
     assert "Melodies the model never saw (1 tunes)" in report
     rows = pd.read_csv(out.with_suffix(".csv"))
-    assert len(rows) == 2 * 5 + 1 * 4  # chorales: original + 4 systems; tunes: 4 systems
+    assert len(rows) == 2 * 6 + 1 * 5  # chorales: original + 5 systems (one the ranking ablation); tunes: 5
     assert (rows["melody_recall"] == 1.0).all() and (rows["melody_above_rate"] == 0.0).all()
     assert rows["p_style"].between(0, 1).all()
     original = rows[rows.system == "original"]

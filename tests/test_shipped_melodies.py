@@ -62,11 +62,28 @@ def writer():
 
 
 def test_the_folder_holds_the_listed_melodies():
-    present = sorted(p.name for p in MELODIES.iterdir() if p.name != "README.md" and not p.name.startswith("."))
+    present = sorted(p.name for p in MELODIES.iterdir()
+                     if p.is_file() and p.name != "README.md" and not p.name.startswith("."))
     assert present == FILES
     listing = (MELODIES / "README.md").read_text()
     assert all(f"`{name}`" in listing for name in FILES)
     assert {p.suffix for p in MELODIES.iterdir()} >= {".mid", ".abc", ".musicxml"}  # every reader has a file
+
+
+def test_folk_tunes_match_the_extraction_script(tmp_path):
+    import subprocess
+    import sys
+
+    folk = MELODIES / "folk"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "extract_folk_tunes.py"), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    shipped = {p.name: p.read_text() for p in folk.iterdir()}
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == shipped
+    tunes = sorted(p for p in folk.iterdir() if p.suffix == ".abc")
+    assert len(tunes) == 8
+    for path in tunes:
+        score, changes = read(path.relative_to(MELODIES))
+        assert not changes and 16 <= len(score.tracks[0].notes) <= 64  # read as written, a real tune
 
 
 @pytest.mark.parametrize("name", FILES)

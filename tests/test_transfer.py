@@ -8,13 +8,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from symusic import Score, TimeSignature
+from symusic import Note, Score, TimeSignature, Track
 
 import styletransfer.transfer as tr
 from styletransfer import tokenizer as tk
 from styletransfer.errors import UserError
 from styletransfer.melody import TokenTypes, melody_mask
-from styletransfer.transfer import PENALTY_NO_ACCOMPANIMENT, transfer
+from styletransfer.transfer import HARMONY_WEIGHT, PENALTY_NO_ACCOMPANIMENT, melody_consonance, transfer
 from transfer_helpers import one_thread, tok, model, TPQ, bpe_tokenizer, check_guarantee, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
 
 
@@ -56,7 +56,8 @@ def test_every_candidate_keeps_the_melody(tok, model, melody, seed, temperature,
                [(t.numerator, t.denominator) for t in score.time_signatures]
         assert [round(t.qpm, 3) for t in c.score.tempos] == [round(t.qpm, 3) for t in score.tempos]
         assert np.isfinite(c.log_likelihood) and c.log_likelihood < 0
-        assert c.rank_score == pytest.approx(c.log_likelihood - c.penalty)
+        assert c.rank_score == pytest.approx(c.log_likelihood - c.penalty + HARMONY_WEIGHT * c.consonance)
+        assert -1.0 <= c.consonance <= 1.0
         first_onset = min(on for on, _, _ in expected)
         accompaniment = c.score.tracks[1].notes
         assert all(n.time >= first_onset for n in accompaniment)  # nothing before a pickup
@@ -164,3 +165,31 @@ def test_single_note_and_pickup(tok, model):
     score.time_signatures = [TimeSignature(0, 3, 4)]
     (best,) = transfer(score, model, tok, candidates=1, seed=0)
     check_guarantee(best.score, [(3 * TPQ, TPQ // 2, 67)])
+
+
+def _two_tracks(melody_notes, accompaniment_notes) -> Score:
+    score = Score(TPQ)
+    for name, notes in (("Melody", melody_notes), ("Accompaniment", accompaniment_notes)):
+        track = Track(name, program=0, is_drum=False)
+        for onset, duration, pitch in notes:
+            track.notes.append(Note(onset, duration, pitch, 80))
+        score.tracks.append(track)
+    return score
+
+
+def test_melody_consonance_by_hand():
+    # C5 for two quarters over E4 (a sixth: +1) for the first quarter and B4 (a semitone: -1) for the
+    # second: 4 sixteenths at +1 and 4 at -1 -> 0; with G4 (a fourth: 0) instead of B4: 4 / 8 = 0.5
+    assert melody_consonance(_two_tracks([(0, 2 * TPQ, 72)], [(0, TPQ, 64), (TPQ, TPQ, 71)])) == 0.0
+    assert melody_consonance(_two_tracks([(0, 2 * TPQ, 72)], [(0, TPQ, 64), (TPQ, TPQ, 67)])) == 0.5
+    assert melody_consonance(_two_tracks([(0, TPQ, 72)], [])) == 0.0  # nothing sounds with it
+
+
+def test_harmony_weight_orders_candidates(tok, model):
+    melody, _ = random_melody(3, 12)
+    by_likelihood = transfer(melody, model, tok, candidates=6, seed=5, harmony_weight=0.0)
+    assert [c.rank_score for c in by_likelihood] == [c.log_likelihood - c.penalty for c in by_likelihood]
+    by_consonance = transfer(melody, model, tok, candidates=6, seed=5, harmony_weight=1e6)
+    # the same six candidates (same seed), now ordered by consonance
+    assert sorted(c.texture_ids for c in by_consonance) == sorted(c.texture_ids for c in by_likelihood)
+    assert [c.consonance for c in by_consonance] == sorted((c.consonance for c in by_consonance), reverse=True)

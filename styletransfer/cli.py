@@ -263,8 +263,9 @@ def _run_transfer(melody: Path, style: str, base: Optional[str], candidates: int
     base_dir = resolve_base(base)
     adapters = resolve_style(base_dir, parsed)  # an unknown style fails before the model loads
     recipe_path = base_dir / "recipe.yaml"
-    sample_cfg = load_recipe(recipe_path if recipe_path.exists() else None, overrides).sample
-    seed = sample_cfg.seed if seed is None else seed
+    saved = load_recipe(recipe_path if recipe_path.exists() else None, overrides)
+    sample_cfg = saved.transfer
+    seed = saved.sample.seed if seed is None else seed
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -143,7 +143,7 @@ def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[
 
     base_dir = resolve_base(base)
     recipe_path = base_dir / "recipe.yaml"
-    sample_cfg = load_recipe(recipe_path if recipe_path.exists() else None).sample
+    sample_cfg = load_recipe(recipe_path if recipe_path.exists() else None).transfer
     rows = []
     for name, _, original in melodies:
         if original is not None:

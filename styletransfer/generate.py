@@ -12,15 +12,17 @@ from .errors import UserError
 
 def find_adapter(base: Path, style: str) -> Path:
     """An adapter of ``base`` by slug or composer name ("bach", "J. S. Bach"...); lists them if unknown."""
-    import pandas as pd
-
-    from .catalog import find_composer
-    from .runs import adapters
-    from .runs import slug
+    from .runs import adapters, slug
 
     found = adapters(base)
     if slug(style) in found:
         return found[slug(style)]
+    by_surname = [folder for key, folder in found.items() if key.endswith("-" + slug(style))]
+    if len(by_surname) == 1:  # "bach" -> johann-sebastian-bach, without pandas' 0.4 s import
+        return by_surname[0]
+    import pandas as pd
+
+    from .catalog import find_composer
     names = {}
     for key, folder in found.items():
         meta = folder / "finetune.json"

@@ -30,6 +30,7 @@ import pandas as pd
 from .errors import UserError
 from .io import atomic_write_text, replace_dir
 from .keys import key_correlations
+from .tokenizer import load_score
 
 OTHER = "other"
 MODEL_FILE = "model.joblib"
@@ -237,24 +238,10 @@ def features(score) -> np.ndarray:
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def read_score(path: str | os.PathLike):
-    """A MIDI file as a symusic Score; UserError when missing or unreadable."""
-    from symusic import Score
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"file not found: {path}")
-    try:
-        return Score(str(path))
-    except Exception as exc:
-        why = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
-        raise UserError(f"{path}: not a readable MIDI file ({why})") from None
-
-
 def _features_task(path: str) -> tuple[np.ndarray | None, str | None]:
     """(features, None) or (None, why it was skipped): a bad file never stops the whole run."""
     try:
-        return features(read_score(path)), None
+        return features(load_score(path)), None
     except UserError as exc:
         return None, str(exc)
     except Exception as exc:
@@ -417,7 +404,7 @@ class StyleJudge:
     def proba(self, score_or_path) -> dict[str, float]:
         """P(composer) for a symusic Score or a MIDI path, most likely first; UserError for an unusable file."""
         self._check()
-        score = score_or_path if hasattr(score_or_path, "tracks") else read_score(score_or_path)
+        score = score_or_path if hasattr(score_or_path, "tracks") else load_score(score_or_path)
         return self._proba_rows(features(score)[None, :])[0]
 
     def proba_many(self, items, workers: int | None = None) -> list[dict[str, float] | None]:

@@ -92,7 +92,17 @@ class SampleConfig(Section):
     top_k: int = Field(0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1.0)
     seed: int = 0
-    harmony_weight: float = Field(1.0, ge=0)  # mst transfer's ranking: weight of the consonance with the melody
+
+
+class TransferConfig(Section):
+    """`mst transfer`'s sampling and ranking, tuned on Bach's validation chorales (docs/results.md): a
+    lower temperature than free generation, because a harmonization wants the model's most typical
+    chords, not its surprising ones."""
+
+    temperature: float = Field(0.6, gt=0)
+    top_k: int = Field(0, ge=0)
+    top_p: float = Field(0.9, gt=0, le=1.0)
+    harmony_weight: float = Field(1.0, ge=0)  # ranking: weight of the consonance with the melody (PCS)
 
 
 class Recipe(Section):
@@ -102,6 +112,7 @@ class Recipe(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     sample: SampleConfig = Field(default_factory=SampleConfig)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
 
 
 def _format_error(exc: ValidationError, source: str) -> str:

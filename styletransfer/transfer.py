@@ -20,7 +20,7 @@ pitch consistency score of Yeh et al. 2021 (``metrics.harmony_metrics``'s PCS, i
 unisons, thirds, fifths and sixths between a melody note and the accompaniment sounding with it, 0 for
 fourths, -1 for seconds, sevenths and tritones, sampled every sixteenth). The likelihood alone cannot see
 a clash with the melody — the melody is in the prompt, but a model this small often writes a plausible
-chorale texture in a neighbouring key — and the weight (``sample.harmony_weight``, default 1) was chosen
+chorale texture in a neighbouring key — and the weight (``transfer.harmony_weight`` in the recipe, default 1) was chosen
 on Bach's validation chorales (docs/results.md).
 """
 from __future__ import annotations

@@ -96,9 +96,29 @@ def test_transfer_writes_midi_and_png_and_never_overwrites(adapted_run, tune, ca
     assert_one_line_error(code, err, png.name, "--force")
     assert not midi.exists() and snapshot(tune.parent) == {k: v for k, v in before.items() if k != midi.name}
 
-    code, _, err = run_cli([*args, "--force", "--seed", "3", "--set", "sample.temperature=0.8"], capsys)
+    code, _, err = run_cli([*args, "--force", "--seed", "3", "--set", "transfer.temperature=0.8"], capsys)
     assert code == 0, err
     assert midi.exists() and png.read_bytes() != b""
+
+
+def test_sampling_and_ranking_come_from_the_recipe(adapted_run, tune, tmp_path, monkeypatch, capsys):
+    import styletransfer.transfer as tr
+
+    seen = []
+    real = tr.transfer
+
+    def spy(*args, **kwargs):
+        seen.append({k: kwargs[k] for k in ("temperature", "top_p", "top_k", "harmony_weight", "seed")})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tr, "transfer", spy)
+    base = ["transfer", tune, "--style", slug(STYLED), "--base", adapted_run, "--candidates", "2", "--force"]
+    assert run_cli([*base, "--out", tmp_path / "a.mid"], capsys)[0] == 0
+    assert seen[-1] == {"temperature": 0.6, "top_p": 0.9, "top_k": 0, "harmony_weight": 1.0, "seed": 0}
+    code, _, err = run_cli([*base, "--out", tmp_path / "b.mid", "--set", "transfer.temperature=0.7",
+                            "--set", "transfer.harmony_weight=0", "--set", "sample.seed=4"], capsys)
+    assert code == 0, err
+    assert seen[-1] == {"temperature": 0.7, "top_p": 0.9, "top_k": 0, "harmony_weight": 0.0, "seed": 4}
 
 
 def test_keep_all_writes_every_candidate_best_first(adapted_run, tune, capsys):
@@ -229,6 +249,7 @@ def test_other_mistakes(adapted_run, tune, capsys):
         (["--style", "bach", "--base", adapted_run, "--candidates", "0"], "--candidates"),
         (["--style", "bach", "--base", adapted_run, "--track", "3"], "no track 3"),
         (["--style", "bach", "--base", adapted_run, "--set", "sample.temprature=1"], "unknown recipe key"),
+        (["--style", "bach", "--base", adapted_run, "--set", "transfer.harmony_weight=-1"], "transfer.harmony_weight"),
         (["--style", "bach", "--base", tune.parent / "nowhere"], "base model not found"),
         (["--style", "bach", "--base", adapted_run, "--out", tune.name, "--force"], "would overwrite the melody"),
     ]:

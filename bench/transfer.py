@@ -3,7 +3,7 @@
     python bench/transfer.py [--tokens 256] [--threads 1] [--repeat 3] [--tokenizer PATH] [--device cpu]
 
 Default-recipe model size (4 layers, 4 heads, 256 wide, context 256), random weights, fp32, the default
-recipe's sampling settings (temperature 1, top-p 0.95). The tokenizer is ``--tokenizer`` (a prepared
+recipe's transfer settings (temperature 0.6, top-p 0.9; ``--temperature``, ``--top-p``). The tokenizer is ``--tokenizer`` (a prepared
 tokenizer.json) or the base TSD vocabulary with BPE trained here on a few of the bundled MIDI files
 (``data/music21``; synthetic pieces if those are missing). The melody is long enough that no constrained row
 finishes early, so both runs sample exactly ``--tokens`` ids per row. The ratio is constrained / unconstrained
@@ -81,6 +81,8 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=2000, help="BPE size when training one here")
     ap.add_argument("--files", type=int, default=60, help="MIDI files to train that BPE on")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--temperature", type=float, default=0.6)
+    ap.add_argument("--top-p", type=float, default=0.9)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     if args.threads:
@@ -98,7 +100,7 @@ def main() -> None:
     melody = [t for bar in bars for t in bar][: cfg.context // 2]
     prompt = [tk.special_id(tok, "BOS"), tk.special_id(tok, "MELODY")] + melody + [tk.special_id(tok, "TEXTURE")]
     prompts = [prompt] * args.batch
-    opts = dict(temperature=1.0, top_k=0, top_p=0.95, seed=0)
+    opts = dict(temperature=args.temperature, top_k=0, top_p=args.top_p, seed=0)
     eos = tk.special_id(tok, "EOS")
 
     def plain(n):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+
+import numpy as np
 from typing import Annotated, Optional
 
 import typer
@@ -126,19 +128,28 @@ def eval_perplexity(
     if as_json:
         print(table.reset_index().to_json(orient="records", indent=1))
     else:
+        short = _short_names(names)  # adapter slugs are long: "bach" fits a terminal, "johann-sebastian-bach" not
         shown = Table(title=f"{split} loss per composer (nats/token), {base_dir}")
-        shown.add_column("composer", no_wrap=True)
+        shown.add_column("composer", ratio=1)  # the one column that wraps in a narrow terminal
         for column in table.columns:
-            shown.add_column(column, justify="right")
+            header = short.get(column, column)
+            shown.add_column(header, justify="right", no_wrap=True, min_width=max(len(header), 6))
         for composer, row in table.iterrows():
-            shown.add_row(composer, *(_fmt(v) if not isinstance(v, (int, float)) or isinstance(v, float) else str(v)
-                                      for v in row))
+            cells = [str(v) if isinstance(v, (int, np.integer)) else short.get(v, v) if isinstance(v, str) else _fmt(v)
+                     for v in row]
+            shown.add_row(composer, *cells)
         console.print(shown)
     if out is not None:
         from .io import atomic_write_text
 
         atomic_write_text(out, perplexity_markdown(table))
         console.print(f"wrote {out}")
+
+
+def _short_names(slugs: list[str]) -> dict[str, str]:
+    """Each adapter slug's last word (its composer's surname) where that is unambiguous."""
+    last = [slug.rsplit("-", 1)[-1] for slug in slugs]
+    return {slug: word for slug, word in zip(slugs, last) if last.count(word) == 1}
 
 
 def perplexity_markdown(table) -> str:
@@ -209,7 +220,7 @@ def eval_bach_chorales(
     rows = [dict(r, set="chorales") for r in result["chorales"]] + [dict(r, set="melodies") for r in result["melodies"]]
     atomic_write_text(csv, pd.DataFrame(rows).to_csv(index=False))
     atomic_write_text(out, report)
-    console.print(report, markup=False, highlight=False)
+    console.print(report, markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {out} and {csv} in {seconds:.0f}s")
 
 
@@ -242,5 +253,5 @@ def judge_train(
     folder = _data(data)
     console.print(f"training the style judge on {folder} (training split) ...")
     report = train_judge(folder, out, min_pieces=min_pieces, force=force)
-    console.print(format_report(report), markup=False, highlight=False)
+    console.print(format_report(report), markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {out}")

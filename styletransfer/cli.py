@@ -215,8 +215,8 @@ def _check_wav_tools() -> None:
         raise UserError(f"--wav needs a General MIDI soundfont ({SOUNDFONT} is missing): {INSTALL_HINT}")
 
 
-def _read_melody_reporting(path: Path, track: Optional[int]):
-    """read_melody, each MelodyWarning printed as one yellow line."""
+def _read_melody_reporting(path: Path, track: Optional[int], out: Optional[Console] = None):
+    """read_melody, each MelodyWarning printed as one yellow line (on ``out``, default the console)."""
     import warnings
 
     from rich.markup import escape
@@ -228,7 +228,7 @@ def _read_melody_reporting(path: Path, track: Optional[int]):
         score = read_melody(path, track=track)
     for w in caught:
         if issubclass(w.category, MelodyWarning):
-            console.print(f"[yellow]warning: {escape(' '.join(str(w.message).split()))}[/yellow]", soft_wrap=True,
+            (out or console).print(f"[yellow]warning: {escape(' '.join(str(w.message).split()))}[/yellow]", soft_wrap=True,
                           highlight=False)
     return score
 

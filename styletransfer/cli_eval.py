@@ -9,6 +9,7 @@ import numpy as np
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from .errors import UserError
@@ -67,12 +68,13 @@ def eval_transfer(
 ):
     """Metrics of one result: melody kept, harmony (Yeh et al. 2021), texture, and style."""
     from .catalog import find_composer, load_catalog
+    from .cli import _read_melody_reporting
     from .evaluate import composer_reference, load_or_train_judge, score_output
-    from .melody import read_melody
     from .tokenizer import load_score
 
     console = _console()
-    melody_score = read_melody(melody, track=track)
+    # a changed melody: one yellow line as in transfer, on stderr so that --json stays clean
+    melody_score = _read_melody_reporting(melody, track, out=Console(stderr=True))
     if not output.exists():
         raise UserError(f"file not found: {output}")
     output_score = load_score(output)

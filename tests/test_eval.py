@@ -212,3 +212,15 @@ def test_eval_transfer_json(eval_data, judge_dir, tmp_path, capsys):
     assert row["in_scale_rate"] == 1.0  # diatonic triads under a diatonic tune
     assert 0 <= row["p_style"] <= 1 and row["pc_distance"] > 0
     assert row["chord_coverage"] >= 3
+
+
+def test_eval_transfer_reports_a_reduced_melody_on_stderr(tmp_path, capsys):
+    from styletransfer.melody import read_melody
+
+    chorale = ROOT / "data" / "music21" / "midi" / "bach" / "bwv110.7.mid"  # four voices: the top line is taken
+    result = tmp_path / "chorale.rule.mid"
+    harmonize(read_melody(chorale)).dump_midi(str(result))
+    code, stdout, err = run_cli(["eval", "transfer", result, "--melody", chorale, "--json"], capsys)
+    assert code == 0, err
+    assert "polyphonic" in err and "warning" in err
+    assert json.loads(stdout)["melody_recall"] == 1.0  # stdout is the JSON alone

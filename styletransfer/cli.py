@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import UserError
+from .io import refuse_to_overwrite
 
 app = typer.Typer(help="mst: music style transfer with language models.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -254,10 +255,7 @@ def _run_transfer(melody: Path, style: str, base: Optional[str], candidates: int
     every = [p for paths in files.values() for p in paths]
     if melody.exists() and any(p.exists() and p.samefile(melody) for p in every):
         raise UserError(f"the output would overwrite the melody {melody}: choose another --out")
-    existing = [str(p) for p in every if p.exists()]
-    if existing and not force:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise UserError(f"{existing[0]}{more} exists (use --force to overwrite)")
+    refuse_to_overwrite(every, force)
     if wav:
         _check_wav_tools()
     melody_score = _read_melody_reporting(melody, track)
@@ -415,10 +413,8 @@ def quickstart(
     name = find_composer(source_catalog(cfg.data), composer)
     style = slug(name)
     out = workdir / f"{melody_path.stem}.{style.split('-')[-1]}.mid"
-    existing = [str(p) for paths in _transfer_outputs(melody_path, style, out, False, False, 0).values()
-                for p in paths if p.exists()]
-    if existing and not force:
-        raise UserError(f"{existing[0]} exists (use --force to overwrite)")
+    refuse_to_overwrite([p for paths in _transfer_outputs(melody_path, style, out, False, False, 0).values()
+                         for p in paths], force)
 
     def step(k: int, title: str) -> None:
         console.rule(f"[bold]{k}/4 {title}[/bold]  ({time.perf_counter() - started:.0f}s)")

@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-
-import numpy as np
 from typing import Annotated, Optional
 
 import typer
@@ -13,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import UserError
+from .io import refuse_to_overwrite
 
 eval_app = typer.Typer(help="Show that it works: metrics, perplexity, the Bach chorale benchmark.", no_args_is_help=True)
 judge_app = typer.Typer(help="The independent style judge (a composer classifier).", no_args_is_help=True)
@@ -34,12 +33,6 @@ def _data(data: Optional[Path]) -> Path:
     from .recipe import load_recipe, resolve_data_path
 
     return data if data is not None else resolve_data_path(load_recipe(None).data.path)
-
-
-def _refuse_existing(paths: list[Path], force: bool) -> None:
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not force:
-        raise UserError(f"{existing[0]} exists (use --force to overwrite)")
 
 
 def _fmt(value) -> str:
@@ -115,7 +108,7 @@ def eval_perplexity(
 
     console = _console()
     if out is not None:
-        _refuse_existing([out], force)
+        refuse_to_overwrite([out], force)
     base_dir = resolve_base(base)
     names = list(adapters(base_dir)) if all_adapters else []
     for s in style or []:
@@ -130,6 +123,8 @@ def eval_perplexity(
     if as_json:
         print(table.reset_index().to_json(orient="records", indent=1))
     else:
+        import numpy as np  # here, not at module level: every `mst` start imports this module
+
         short = _short_names(names)  # adapter slugs are long: "bach" fits a terminal, "johann-sebastian-bach" not
         shown = Table(title=f"{split} loss per composer (nats/token), {base_dir}")
         shown.add_column("composer", ratio=1)  # the one column that wraps in a narrow terminal
@@ -194,7 +189,7 @@ def eval_bach_chorales(
     if candidates < 1:
         raise UserError(f"--candidates must be at least 1, got {candidates}")
     csv = out.with_suffix(".csv")
-    _refuse_existing([out, csv], force)
+    refuse_to_overwrite([out, csv], force)
     if melodies is None:
         melodies_dir = resolve_data_path("data/melodies")
     elif str(melodies).lower() == "none":

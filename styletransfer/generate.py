@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .io import refuse_to_overwrite
 
 
 def find_adapter(base: Path, style: str) -> Path:
@@ -107,9 +108,7 @@ def generate_files(base, style: str, bars: int, out: Path | None, n: int, overri
     default_name = file_slug(parsed) if parsed.is_blend else style.lower().replace(' ', '-')
     out = Path(out or f"{default_name}.sample.mid")
     paths = [out] if n == 1 else [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(n)]
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not force:
-        raise UserError(f"{existing[0]} exists (use --force to overwrite)")
+    refuse_to_overwrite(paths, force)
     base_dir = resolve_base(base)
     cfg = load_recipe(base_dir / "recipe.yaml", overrides).sample  # a bad --set fails before the model loads
     model, tokenizer, _ = load_styled(base_dir, style)

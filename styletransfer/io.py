@@ -6,6 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .errors import UserError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -26,6 +28,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def refuse_to_overwrite(paths, force: bool) -> None:
+    """UserError naming the first output that exists (and how many more), unless ``force``: checked
+    before any work, so a refused command writes nothing."""
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing and not force:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise UserError(f"{existing[0]}{more} exists (use --force to overwrite)")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

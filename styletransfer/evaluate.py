@@ -58,16 +58,14 @@ class Reference:
 
     def mean_distance(self, notes: np.ndarray, exclude: str | None = None) -> float:
         """Mean transposition-invariant L1 distance of ``notes``' histogram to each reference piece
-        (``metrics.pitch_class_histogram_distance``, vectorized), leaving out the title ``exclude``."""
-        from .metrics import pitch_class_histogram
+        (``metrics.histogram_distances``), leaving out the title ``exclude``."""
+        from .metrics import histogram_distances, pitch_class_histogram
 
         h = pitch_class_histogram(notes)
         keep = np.array([t != exclude for t in self.titles])
         if h.sum() == 0 or not keep.any():
             return math.nan
-        refs = self.histograms[keep]
-        rotations = np.stack([np.roll(refs, k, axis=1) for k in range(12)], axis=1)  # [n, 12, 12]
-        return float(np.abs(rotations - h).sum(axis=2).min(axis=1).mean())
+        return float(histogram_distances(h, self.histograms[keep]).mean())
 
 
 def composer_reference(catalog: pd.DataFrame, composer: str, split: str = "test") -> Reference:

@@ -363,8 +363,14 @@ def pitch_class_histogram_distance(a_notes, b_notes) -> float:
     ha, hb = pitch_class_histogram(a_notes), pitch_class_histogram(b_notes)
     if ha.sum() == 0 or hb.sum() == 0:
         return math.nan
-    rotations = np.stack([np.roll(hb, k) for k in range(12)])
-    return float(np.abs(rotations - ha).sum(axis=1).min())
+    return float(histogram_distances(ha, hb[None])[0])
+
+
+def histogram_distances(histogram: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """[n]: the transposition-invariant L1 distance (``pitch_class_histogram_distance``) of one 12-bin
+    histogram to each of ``references`` ([n, 12]): the minimum over the 12 rotations of each reference."""
+    rotations = np.stack([np.roll(references, k, axis=1) for k in range(12)], axis=1)  # [n, 12, 12]
+    return np.abs(rotations - histogram).sum(axis=2).min(axis=1)
 
 
 def polyphony(notes, step: float = 0.25) -> float:

@@ -242,8 +242,7 @@ def _run_transfer(melody: Path, style: str, base: Optional[str], candidates: int
 
     started = time.perf_counter()
     from .blend import file_slug, parse_style, resolve_style, style_label
-    from .recipe import load_recipe
-    from .runs import resolve_base
+    from .runs import base_recipe, resolve_base
 
     if candidates < 1:
         raise UserError(f"--candidates must be at least 1, got {candidates}")
@@ -261,8 +260,7 @@ def _run_transfer(melody: Path, style: str, base: Optional[str], candidates: int
     melody_score = _read_melody_reporting(melody, track)
     base_dir = resolve_base(base)
     adapters = resolve_style(base_dir, parsed)  # an unknown style fails before the model loads
-    recipe_path = base_dir / "recipe.yaml"
-    saved = load_recipe(recipe_path if recipe_path.exists() else None, overrides)
+    saved = base_recipe(base_dir, overrides)
     sample_cfg = saved.transfer
     seed = saved.sample.seed if seed is None else seed
 

@@ -135,13 +135,11 @@ def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[
 
     from .baselines import harmonize
     from .generate import load_styled
-    from .recipe import load_recipe
-    from .runs import resolve_base
+    from .runs import base_recipe, resolve_base
     from .transfer import transfer
 
     base_dir = resolve_base(base)
-    recipe_path = base_dir / "recipe.yaml"
-    sample_cfg = load_recipe(recipe_path if recipe_path.exists() else None).transfer
+    sample_cfg = base_recipe(base_dir).transfer
     rows = []
     for name, _, original in melodies:
         if original is not None:

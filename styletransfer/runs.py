@@ -41,6 +41,15 @@ def resolve_base(base: str | os.PathLike | None) -> Path:
     return path
 
 
+def base_recipe(base: Path, overrides: list[str] | None = None):
+    """The recipe a run was trained with (its recipe.yaml; the default recipe for a run without one),
+    with ``--set`` overrides: its sampling and transfer settings go with the model."""
+    from .recipe import load_recipe
+
+    path = base / "recipe.yaml"
+    return load_recipe(path if path.exists() else None, overrides)
+
+
 def adapters(base: Path) -> dict[str, Path]:
     """Adapters saved under a run: slug -> folder."""
     folder = base / ADAPTERS

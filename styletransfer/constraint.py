@@ -486,27 +486,28 @@ class MelodyConstraint:
             # a new event
             if w is not None and now >= w:
                 return None  # the window is over: only the stop token
-            if ev < n_ev and p.ev_tick[ev] == now:  # a melody event is due now
-                if p.ev_kind[ev] == 0:
-                    if b != p.ev_tok[ev]:
-                        return None
-                    if k == K_TIMESIG:
-                        den = t.ts_den[b]
-                    if now > prev_end:
-                        prev_end = now
-                    ev += 1
-                    continue
-                if k == K_CHORD and chord_ok:
-                    chord_ok = False
-                    if now > prev_end:
-                        prev_end = now
-                    continue
+            due = ev < n_ev and p.ev_tick[ev] == now  # a melody event is due now
+            if due and p.ev_kind[ev] == 0:  # a TimeSig/Tempo of the melody: exactly that token
+                if b != p.ev_tok[ev]:
+                    return None
+                if k == K_TIMESIG:
+                    den = t.ts_den[b]
+                if now > prev_end:
+                    prev_end = now
+                ev += 1
+                continue
+            if ev >= n_ev and now >= p.end:
+                return None  # the melody is over: only EOS
+            if k == K_CHORD and chord_ok:  # an optional Chord token before an onset's notes
+                chord_ok = False
+                if now > prev_end:
+                    prev_end = now
+                continue
+            if due:  # a melody note: exactly its Pitch first
                 if b != p.ev_tok[ev]:
                     return None
                 gpos, mel, top, chord_ok = 1, True, t.pitch[b], False
                 continue
-            if ev >= n_ev and now >= p.end:
-                return None  # the melody is over: only EOS
             if k == K_PITCH:
                 pitch = t.pitch[b]
                 if pitch >= top:
@@ -525,11 +526,6 @@ class MelodyConstraint:
                 if new > barrier:
                     return None
                 now, top, chord_ok = new, NO_PITCH, True
-                continue
-            if k == K_CHORD and chord_ok:
-                chord_ok = False
-                if now > prev_end:
-                    prev_end = now
                 continue
             return None
         return (now, prev_end, den, ev, gpos, mel, lim, top, chord_ok)

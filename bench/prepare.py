@@ -25,12 +25,11 @@ import time
 import warnings
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.filterwarnings("ignore")
 
-from styletransfer import tokenizer as tk  # noqa: E402
-from styletransfer.dataset import MIN_TOKENS, encode_files  # noqa: E402
+from styletransfer.data.prepare import MIN_TOKENS, encode_files  # noqa: E402
+from styletransfer.tokens import tokenizer as tk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

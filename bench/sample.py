@@ -19,11 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from styletransfer.model import build_model  # noqa: E402
-from styletransfer.sampling import sample, sample_no_cache  # noqa: E402
+from no_cache import sample_no_cache  # noqa: E402  (bench/, on the path as the script's folder)
+from styletransfer.model.build import build_model  # noqa: E402
+from styletransfer.transfer.sampler import sample  # noqa: E402
 
 try:
-    from styletransfer.recipe import ModelConfig  # noqa: E402
+    from styletransfer.config import ModelConfig  # noqa: E402
 
     DEFAULT = ModelConfig()
 except ImportError:  # a bare machine without pydantic: the same numbers

@@ -35,8 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from styletransfer.model import build_model  # noqa: E402
-from styletransfer.recipe import ModelConfig, Recipe, TrainConfig  # noqa: E402
+from styletransfer.config import ModelConfig, Recipe, TrainConfig  # noqa: E402
+from styletransfer.model.build import build_model  # noqa: E402
 
 CONFIGS = {
     "original": dict(arch="gpt2", n_layer=5, n_head=4, n_embd=384, context=256, batch=64, vocab=30_000),

@@ -25,12 +25,15 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from styletransfer import tokenizer as tk  # noqa: E402
-from styletransfer.constraint import MelodyConstraint, MelodyPlan, token_table  # noqa: E402
-from styletransfer.model import build_model  # noqa: E402
-from styletransfer.recipe import ModelConfig  # noqa: E402
-from styletransfer.sampling import sample  # noqa: E402
-from styletransfer.transfer import _bpe_per_bar, melody_base_ids  # noqa: E402
+from styletransfer.config import ModelConfig  # noqa: E402
+from styletransfer.model.build import build_model  # noqa: E402
+from styletransfer.tokens import tokenizer as tk  # noqa: E402
+from styletransfer.tokens.grammar import token_table
+from styletransfer.tokens.skyline import melody_base_ids
+from styletransfer.transfer.constraint import MelodyConstraint  # noqa: E402
+from styletransfer.transfer.plan import MelodyPlan
+from styletransfer.transfer.sampler import sample  # noqa: E402
+from styletransfer.transfer.windows import _bpe_per_bar  # noqa: E402
 
 
 def bench_tokenizer(path: str | None, vocab: int, files: int):

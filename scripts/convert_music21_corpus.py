@@ -20,7 +20,6 @@ import hashlib
 import signal
 import sys
 import time
-import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 

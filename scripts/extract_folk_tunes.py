@@ -22,7 +22,7 @@ import music21
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from styletransfer.io import atomic_write_text  # noqa: E402
-from styletransfer.melody import MelodyWarning, read_melody  # noqa: E402
+from styletransfer.data.melody_file import MelodyWarning, read_melody  # noqa: E402
 
 SOURCES = ("kinder0.abc", "erk10.abc")
 README = """# Folk tunes from music21's Essen collection

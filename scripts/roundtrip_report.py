@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from styletransfer import tokenizer as tk  # noqa: E402
-from styletransfer.catalog import load_catalog  # noqa: E402
+from styletransfer.tokens import tokenizer as tk  # noqa: E402
+from styletransfer.data.catalog import load_catalog  # noqa: E402
 
 
 def quarter_notes(score) -> set[tuple[float, int, float]]:

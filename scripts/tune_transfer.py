@@ -26,11 +26,11 @@ BACH = "Johann Sebastian Bach"
 def candidates_table(n: int, temperature: float, top_p: float, judge) -> pd.DataFrame:
     import torch
 
-    from styletransfer.catalog import load_catalog, select
-    from styletransfer.evaluate import quiet_read_melody
-    from styletransfer.generate import load_styled
-    from styletransfer.metrics import transfer_metrics
-    from styletransfer.transfer import transfer
+    from styletransfer.data.catalog import load_catalog, select
+    from styletransfer.data.melody_file import quiet_read_melody
+    from styletransfer.model.adapters import load_styled
+    from styletransfer.eval.metrics import transfer_metrics
+    from styletransfer.transfer.accompany import transfer
 
     torch.set_num_threads(1)
     catalog = load_catalog(ROOT / "data" / "music21")
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", type=float, default=[0.0, 1.0, 2.0])
     args = parser.parse_args()
 
-    from styletransfer.evaluate import load_or_train_judge
+    from styletransfer.eval.benchmark import load_or_train_judge
 
     judge = load_or_train_judge(ROOT / "runs" / "style-judge", ROOT / "data" / "music21")
     print("| temperature | top-p | w | CTnCTR | PCS | MCTD | CHE | CC | P(Bach) |")

@@ -1,62 +1,13 @@
-"""Load a base model with a style adapter, and write unconditional samples (`mst generate`)."""
+"""Unconditional samples in a composer's style (`mst generate`), as the original project shipped."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .errors import UserError
 from .io import refuse_to_overwrite
-
-
-def find_adapter(base: Path, style: str) -> Path:
-    """An adapter of ``base`` by slug or composer name ("bach", "J. S. Bach"...); lists them if unknown."""
-    from .runs import adapters, slug
-
-    found = adapters(base)
-    if slug(style) in found:
-        return found[slug(style)]
-    by_surname = [folder for key, folder in found.items() if key.endswith("-" + slug(style))]
-    if len(by_surname) == 1:  # "bach" -> johann-sebastian-bach, without pandas' 0.4 s import
-        return by_surname[0]
-    import pandas as pd
-
-    from .catalog import find_composer
-    names = {}
-    for key, folder in found.items():
-        meta = folder / "finetune.json"
-        names[json.loads(meta.read_text())["composer"] if meta.exists() else key] = folder
-    listing = ", ".join(sorted(found)) or "none (train one with `mst finetune --composer NAME`)"
-    if not names:
-        raise UserError(f"unknown style '{style}': adapters of {base}: {listing}")
-    try:
-        composer = find_composer(pd.DataFrame({"composers": [(n,) for n in names]}), style)
-    except UserError:
-        raise UserError(f"unknown style '{style}': adapters of {base}: {listing}") from None
-    return names[composer]
-
-
-def load_styled(base: str | None, style: str):
-    """(model, tokenizer, base folder) with the style's adapter merged in ('none': the base alone; a blend
-    "bach=0.7,chopin=0.3": the adapters combined, see blend.py)."""
-    from .blend import apply_style, parse_style, resolve_style
-    from .model import load_model
-    from .runs import resolve_base
-    from .tokenizer import load_tokenizer
-    from .runs import check_vocabulary
-
-    base_dir = resolve_base(base)
-    # Every check before the model is loaded: a mistake is one line, not a load report and a traceback.
-    adapters = resolve_style(base_dir, parse_style(style)) if style and style.strip() else []
-    tokenizer = load_tokenizer(base_dir)
-    check_vocabulary(base_dir, tokenizer, base_dir)
-    model = load_model(base_dir)
-    check_vocabulary(model, tokenizer, base_dir)
-    model = apply_style(model, adapters)
-    model.eval()
-    return model, tokenizer, base_dir
+from .model.adapters import load_styled
 
 
 def cut_bars(score, bars: int):
@@ -73,8 +24,8 @@ def sample_bars(model, tokenizer, bars: int, n: int, temperature: float, top_k: 
     """n Scores of at least ``bars`` bars (or until the model ends the piece)."""
     from miditok.utils import get_bars_ticks
 
-    from .sampling import sample
-    from .tokenizer import decode_ids, special_id
+    from .tokens.tokenizer import decode_ids, special_id
+    from .transfer.sampler import sample
 
     bos, eos = special_id(tokenizer, "BOS"), special_id(tokenizer, "EOS")
     rows = [[bos] for _ in range(n)]
@@ -99,10 +50,9 @@ def sample_bars(model, tokenizer, bars: int, n: int, temperature: float, top_k: 
 
 
 def generate_files(base, style: str, bars: int, out: Path | None, n: int, overrides: list[str], force: bool) -> list[Path]:
-    from .recipe import load_recipe
-    from .runs import resolve_base
-
-    from .blend import file_slug, parse_style
+    from .config import load_recipe
+    from .model.adapters import file_slug, parse_style
+    from .model.runs import resolve_base
 
     parsed = parse_style(style)  # a bad blend fails before anything else
     default_name = file_slug(parsed) if parsed.is_blend else style.lower().replace(' ', '-')

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -26,13 +25,17 @@ import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
+from .config import Recipe
+from .data.examples import ExampleSet, Specials, unigram_loss
 from .errors import UserError
-from .examples import ExampleSet, Specials, unigram_loss
-from .recipe import Recipe
-from .runs import check_vocabulary, slug  # noqa: F401  (re-exported)
-
-METRICS_FILE = "metrics.jsonl"
-CHECKPOINTS = "checkpoints"
+from .model.runs import (  # noqa: F401  (re-exported)
+    CHECKPOINTS,
+    METRICS_FILE,
+    check_vocabulary,
+    complete_checkpoints,
+    drop_incomplete_checkpoints,
+    slug,
+)
 
 
 def is_main_process() -> bool:
@@ -63,29 +66,6 @@ class MetricsLog(TrainerCallback):
             record["eval_perplexity"] = math.exp(min(logs["eval_loss"], 50))
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
-
-
-def _is_complete(path: Path) -> bool:
-    """The Trainer writes trainer_state.json last, and not atomically: complete iff it parses."""
-    if not path.is_dir() or not re.fullmatch(r"checkpoint-\d+", path.name):
-        return False
-    try:
-        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def complete_checkpoints(folder: Path) -> list[Path]:
-    """Checkpoints written to the end, oldest first."""
-    found = [path for path in folder.glob("checkpoint-*") if _is_complete(path)]
-    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
-
-
-def drop_incomplete_checkpoints(folder: Path) -> None:
-    for path in folder.glob("checkpoint-*"):
-        if path.is_dir() and not _is_complete(path):
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def training_arguments(recipe: Recipe, out: Path, max_steps: int, lr: float, **extra) -> TrainingArguments:
@@ -185,7 +165,7 @@ def eval_loss(model, eval_set, batch_size: int) -> float:
 
 def example_sets(recipe: Recipe, data_dir: Path, tokenizer, max_steps: int, composer: str | None = None):
     """Training and validation ExampleSets (of one composer, or of everything)."""
-    from .dataset import TokenCache
+    from .data.prepare import TokenCache
 
     train_cache, valid_cache = TokenCache(data_dir, "train"), TokenCache(data_dir, "validation")
     if composer is None:
@@ -208,15 +188,15 @@ def example_sets(recipe: Recipe, data_dir: Path, tokenizer, max_steps: int, comp
 def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | None = None, resume: bool = False,
              force: bool = False) -> dict:
     """Train the base model on every composer; returns a summary of the run."""
-    from .model import build_model, save_model
-    from .recipe import save_recipe
-    from .tokenizer import load_tokenizer, special_id
+    from .config import save_recipe
+    from .model.build import build_model, save_model
+    from .tokens.tokenizer import load_tokenizer, special_id
 
     out, data_dir = Path(out), Path(data_dir or recipe.data.out)
     # The saved recipe names the data this run was trained on (finetune and --resume read data.out).
     recipe = recipe.model_copy(update={"data": recipe.data.model_copy(update={"out": str(data_dir)})})
     if resume and (out / "recipe.yaml").exists():
-        from .recipe import load_recipe
+        from .config import load_recipe
 
         saved = load_recipe(out / "recipe.yaml")
         if saved.model != recipe.model:
@@ -262,13 +242,13 @@ def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False
     """Train one LoRA adapter on a composer's training pieces; report validation loss with and without it."""
     from peft import LoraConfig, get_peft_model
 
-    from .catalog import find_composer
-    from .dataset import TokenCache
+    from .config import save_recipe
+    from .data.catalog import find_composer
+    from .data.prepare import TokenCache
     from .io import replace_dir
-    from .model import load_model
-    from .recipe import save_recipe
-    from .runs import ADAPTERS
-    from .tokenizer import load_tokenizer
+    from .model.build import load_model
+    from .model.runs import ADAPTERS
+    from .tokens.tokenizer import load_tokenizer
 
     data_dir = Path(recipe.data.out)
     tokenizer = load_tokenizer(base)

@@ -158,8 +158,8 @@ def tiny_recipe(maestro_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def prepared(tiny_recipe, tmp_path_factory):
     """(report, out folder, recipe) of one `prepare` run on the fixture, shared by the dataset tests."""
-    from styletransfer.dataset import prepare
-    from styletransfer.recipe import load_recipe
+    from styletransfer.data.prepare import prepare
+    from styletransfer.config import load_recipe
 
     recipe = load_recipe(tiny_recipe)
     out = tmp_path_factory.mktemp("prepared") / "out"
@@ -169,6 +169,6 @@ def prepared(tiny_recipe, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from styletransfer.tokenizer import build_tokenizer
+    from styletransfer.tokens.tokenizer import build_tokenizer
 
     return build_tokenizer()

@@ -100,8 +100,8 @@ def alberti_piece(seed: int, bars: int = 4, root: int = 60) -> Score:
 @pytest.fixture(scope="session")
 def style_data(tmp_path_factory) -> tuple[Path, Path]:
     """(recipe yaml, prepared folder): the Maestro fixture's pieces + 4 Alberti-bass pieces by STYLED."""
-    from styletransfer.dataset import prepare
-    from styletransfer.recipe import load_recipe
+    from styletransfer.data.prepare import prepare
+    from styletransfer.config import load_recipe
 
     root = tmp_path_factory.mktemp("style")
     maestro = write_maestro(root / "maestro-v3.0.0", bad=False)

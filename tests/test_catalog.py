@@ -7,9 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import BAD, GOOD, PIECES
-from styletransfer.catalog import (
-    composer_table, composers, find_composer, load_catalog, select, split_composers,
-)
+from styletransfer.data.catalog import composer_table, composers, find_composer, load_catalog, select, split_composers
 from styletransfer.errors import UserError
 
 ALL_COMPOSERS = ["Carl Philipp Emanuel Bach", "Claude Debussy", "Ferruccio Busoni", "Franz Liszt",

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from conftest import BAD, PIECES
 from styletransfer import cli
-from styletransfer import tokenizer as tk
-from styletransfer.recipe import load_recipe
+from styletransfer.tokens import tokenizer as tk
+from styletransfer.config import load_recipe
 
 
 def run_main(args, capsys, monkeypatch):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import warnings
 
 import numpy as np
 import pytest
@@ -11,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from miditok import TokSequence
 
-from styletransfer import tokenizer as tk
-from styletransfer.constraint import INF, K_SHIFT, MelodyConstraint, MelodyPlan, decode_base, token_table
-from styletransfer.sampling import sample
-from styletransfer.transfer import melody_base_ids
+from styletransfer.tokens import tokenizer as tk
+from styletransfer.tokens.grammar import INF, K_SHIFT, decode_base, token_table
+from styletransfer.transfer.constraint import MelodyConstraint
+from styletransfer.transfer.plan import MelodyPlan
+from styletransfer.transfer.sampler import sample
+from styletransfer.tokens.skyline import melody_base_ids
 from transfer_helpers import one_thread, tok, GRID, bpe_tokenizer, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
 
 
@@ -301,8 +302,8 @@ def test_low_melody_note_leaves_no_room_below(tok, table, model):
 
 def test_padded_model_vocabulary(tok, table):
     """A model whose vocabulary is larger than the tokenizer's never samples the extra ids."""
-    from styletransfer.model import build_model
-    from styletransfer.recipe import ModelConfig
+    from styletransfer.model.build import build_model
+    from styletransfer.config import ModelConfig
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(n_layer=1, n_head=2, n_embd=32, context=128), len(tok) + 37, 0, 1, 2).eval()

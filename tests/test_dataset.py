@@ -11,10 +11,10 @@ import pytest
 from symusic import Score
 
 from conftest import BAD, GOOD, PIECES, recipe_dict, write_maestro
-from styletransfer import tokenizer as tk
-from styletransfer.dataset import PIECE_COLUMNS, TokenCache, prepare
+from styletransfer.tokens import tokenizer as tk
+from styletransfer.data.prepare import PIECE_COLUMNS, TokenCache, prepare
 from styletransfer.errors import UserError
-from styletransfer.recipe import recipe_from_dict
+from styletransfer.config import recipe_from_dict
 from test_tokenizer import notes_in_beats, one_track_score
 
 TRAIN_ROWS = [i for i, p in enumerate(PIECES) if p[2] == "train"]

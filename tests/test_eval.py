@@ -13,13 +13,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import QPM, TPQ, write_maestro
+from conftest import QPM, write_maestro
 from conftest_train import STYLED, alberti_piece, assert_one_line_error, run_cli, snapshot
-from styletransfer.baselines import harmonize
-from styletransfer.keys import estimate_key
-from styletransfer.metrics import melody_kept, notes_of
-from styletransfer.perplexity import piece_nll, windows
-from transfer_helpers import bpe_tokenizer, melody_score, random_melody, tiny_model
+from styletransfer.eval.baselines import harmonize
+from styletransfer.eval.keys import estimate_key
+from styletransfer.eval.metrics import melody_kept
+from styletransfer.eval.perplexity import piece_nll, windows
+from transfer_helpers import bpe_tokenizer, random_melody, tiny_model
 
 pytest_plugins = ["conftest_train"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def _onset_groups(track, tpq):
 
 
 def test_rule_based_harmonizes_happy_birthday_in_g_with_triads_and_a_cadence():
-    from styletransfer.melody import read_melody
+    from styletransfer.data.melody_file import read_melody
 
     melody = read_melody(HAPPY_BIRTHDAY)
     out = harmonize(melody)
@@ -128,7 +128,7 @@ def eval_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def judge_dir(eval_data, tmp_path_factory) -> Path:
-    from styletransfer.judge import train_judge
+    from styletransfer.eval.judge import train_judge
 
     out = tmp_path_factory.mktemp("judge") / "judge"
     train_judge(eval_data, out, min_pieces=3, workers=1)
@@ -200,7 +200,7 @@ def test_benchmark_and_eval_transfer_bad_input_is_one_line(adapted_run, eval_dat
 
 
 def test_eval_transfer_json(eval_data, judge_dir, tmp_path, capsys):
-    from styletransfer.melody import read_melody
+    from styletransfer.data.melody_file import read_melody
 
     result = tmp_path / "hb.rule.mid"
     harmonize(read_melody(HAPPY_BIRTHDAY)).dump_midi(str(result))
@@ -215,7 +215,7 @@ def test_eval_transfer_json(eval_data, judge_dir, tmp_path, capsys):
 
 
 def test_eval_transfer_reports_a_reduced_melody_on_stderr(tmp_path, capsys):
-    from styletransfer.melody import read_melody
+    from styletransfer.data.melody_file import read_melody
 
     chorale = ROOT / "data" / "music21" / "midi" / "bach" / "bwv110.7.mid"  # four voices: the top line is taken
     result = tmp_path / "chorale.rule.mid"

@@ -9,7 +9,7 @@ import torch
 
 from conftest_train import (ADAPTER_SETS, BACH, STYLED, STYLED_STEPS, assert_one_line_error, copy_run, run_cli,
                             sets, snapshot)
-from styletransfer.train import slug
+from styletransfer.model.runs import slug
 
 pytest_plugins = ["conftest_train"]
 
@@ -45,9 +45,9 @@ def test_two_adapters_on_one_base(adapted_run):
     """Both adapters load onto one base model and switch by name; the saved adapter is the trained one."""
     from peft import PeftModel
 
-    from styletransfer.model import load_model
-    from styletransfer.recipe import load_recipe
-    from styletransfer.tokenizer import load_tokenizer
+    from styletransfer.model.build import load_model
+    from styletransfer.config import load_recipe
+    from styletransfer.tokens.tokenizer import load_tokenizer
     from styletransfer.train import eval_loss, example_sets
 
     base = load_model(adapted_run)
@@ -114,8 +114,8 @@ def test_finetune_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
 
 
 def test_finetune_refuses_a_vocabulary_mismatch(base_run, tmp_path, capsys):
-    from styletransfer.model import build_model, save_model
-    from styletransfer.recipe import load_recipe
+    from styletransfer.model.build import build_model, save_model
+    from styletransfer.config import load_recipe
 
     # config.json edited by hand: caught before transformers tries to load mismatched weights.
     edited = copy_run(base_run, tmp_path / "edited")
@@ -135,7 +135,7 @@ def test_finetune_refuses_a_vocabulary_mismatch(base_run, tmp_path, capsys):
 
 
 def test_finetune_refuses_data_of_another_tokenizer(base_run, tmp_path, capsys):
-    from styletransfer.recipe import load_recipe
+    from styletransfer.config import load_recipe
 
     run = copy_run(base_run, tmp_path / "run")
     other = tmp_path / "data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from symusic import Score
 
 from conftest_train import BACH, STYLED, assert_one_line_error, run_cli
-from styletransfer.train import slug
+from styletransfer.model.runs import slug
 
 pytest_plugins = ["conftest_train"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from styletransfer import cli
-from styletransfer.runs import SHIPPED
+from styletransfer.model.runs import SHIPPED
 
 
 class FakeApi:

@@ -11,8 +11,7 @@ import pytest
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from styletransfer.errors import UserError
-from styletransfer.judge import (FEATURE_NAMES, OTHER, REGISTER_FEATURES, StyleJudge, features, format_report,
-                                 train_judge)
+from styletransfer.eval.judge import FEATURE_NAMES, OTHER, REGISTER_FEATURES, StyleJudge, features, format_report, train_judge
 
 TPQ = 480
 CHORDS = "Block Chordwriter"
@@ -89,7 +88,7 @@ def write_catalog(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """(data folder, saved judge folder, the judge trained in memory): the one training most tests share."""
-    from styletransfer.catalog import load_catalog
+    from styletransfer.data.catalog import load_catalog
 
     data = write_catalog(tmp_path_factory.mktemp("judge_data") / "corpus")
     out = tmp_path_factory.mktemp("judge_out") / "judge"

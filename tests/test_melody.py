@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import chord_piece
-from styletransfer import tokenizer as tk
-from styletransfer.melody import TokenTypes, melody_ids, melody_mask
+from styletransfer.tokens import tokenizer as tk
+from styletransfer.tokens.grammar import TokenTypes
+from styletransfer.tokens.skyline import melody_ids, melody_mask
 from test_tokenizer import notes_in_beats, one_track_score
 
 

@@ -12,7 +12,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from conftest import TPQ, drums_score, empty_score
 from styletransfer.errors import UserError
-from styletransfer.melody import MelodyWarning, read_melody
+from styletransfer.data.melody_file import MelodyWarning, read_melody
 from transfer_helpers import melody_score
 
 

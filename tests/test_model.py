@@ -9,8 +9,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from styletransfer.errors import UserError
-from styletransfer.model import build_model, import_nanogpt, load_model, save_model
-from styletransfer.recipe import ModelConfig
+from styletransfer.model.build import build_model, load_model, save_model
+from styletransfer.model.nanogpt import import_nanogpt
+from styletransfer.config import ModelConfig
 
 VOCAB = 50
 

@@ -5,9 +5,7 @@ import pytest
 import yaml
 
 from styletransfer.errors import UserError
-from styletransfer.recipe import (
-    DEFAULT_RECIPE, RECIPES_DIR, Recipe, load_recipe, parse_override, recipe_from_dict, save_recipe,
-)
+from styletransfer.config import DEFAULT_RECIPE, RECIPES_DIR, Recipe, load_recipe, parse_override, recipe_from_dict, save_recipe
 
 
 def write(tmp_path, data, name="r.yaml"):

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from styletransfer.model import build_model
-from styletransfer.recipe import ModelConfig
-from styletransfer.sampling import Constraint, _pick, sample, sample_no_cache
+from styletransfer.model.build import build_model
+from styletransfer.config import ModelConfig
+from styletransfer.transfer.sampler import Constraint, _pick, sample
+from bench.no_cache import sample_no_cache
 
 VOCAB, CTX = 64, 32
 

@@ -11,11 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-import torch
 
-from styletransfer.melody import MelodyWarning, read_melody
-from styletransfer.runs import SHIPPED
-from styletransfer.transfer import transfer
+from styletransfer.data.melody_file import MelodyWarning, read_melody
+from styletransfer.model.runs import SHIPPED
+from styletransfer.transfer.accompany import transfer
 from transfer_helpers import one_thread, tok, model, bpe_tokenizer, check_guarantee, tiny_model  # noqa: F401  (fixtures too)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +167,7 @@ SHIPPED_MODEL = (SHIPPED / "model.safetensors").exists() and (SHIPPED / "adapter
 
 @pytest.mark.skipif(not SHIPPED_MODEL, reason="the shipped model (styletransfer/pretrained/default) is missing")
 def test_guarantee_with_the_shipped_model():
-    from styletransfer.generate import load_styled
+    from styletransfer.model.adapters import load_styled
 
     model, tokenizer, _ = load_styled(str(SHIPPED), "bach")  # the shipped folder, even where runs/base exists
     score, _ = read("happy_birthday.mid")

@@ -7,7 +7,7 @@ from miditok import TSD, TokenizerConfig
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from conftest import QPM, TPQ, beats, chord_piece
-from styletransfer import tokenizer as tk
+from styletransfer.tokens import tokenizer as tk
 from styletransfer.errors import UserError
 
 

@@ -75,8 +75,8 @@ def assert_complete_run(run: Path, max_steps: int, data: Path) -> None:
 
 
 def test_pretrain_writes_a_complete_run_and_refuses_to_overwrite(train_data, tmp_path, capsys):
-    from styletransfer.model import load_model
-    from styletransfer.tokenizer import load_tokenizer
+    from styletransfer.model.build import load_model
+    from styletransfer.tokens.tokenizer import load_tokenizer
 
     recipe, data = train_data
     run, steps = tmp_path / "run", 12
@@ -98,7 +98,7 @@ def test_pretrain_writes_a_complete_run_and_refuses_to_overwrite(train_data, tmp
 
 
 def test_pretrain_force_starts_over(train_data, tmp_path):
-    from styletransfer.recipe import load_recipe
+    from styletransfer.config import load_recipe
     from styletransfer.train import pretrain
 
     recipe_path, data = train_data
@@ -189,7 +189,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(train_data, tmp_path,
 
 
 def test_resume_refuses_another_model_shape(train_data, tmp_path, capsys):
-    from styletransfer.recipe import load_recipe
+    from styletransfer.config import load_recipe
     from styletransfer.train import pretrain
 
     recipe_path, data = train_data
@@ -206,9 +206,9 @@ def test_resume_refuses_another_model_shape(train_data, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def example_parts(prepared):
-    from styletransfer.dataset import TokenCache
-    from styletransfer.examples import Specials
-    from styletransfer.tokenizer import load_tokenizer
+    from styletransfer.data.prepare import TokenCache
+    from styletransfer.data.examples import Specials
+    from styletransfer.tokens.tokenizer import load_tokenizer
 
     _, out, _ = prepared
     cache = TokenCache(out, "train")
@@ -224,7 +224,7 @@ def contains(haystack: np.ndarray, needle: list[int]) -> bool:
 
 
 def test_pair_examples_are_melody_prompt_then_texture(example_parts):
-    from styletransfer.examples import IGNORE, ExampleSet
+    from styletransfer.data.examples import IGNORE, ExampleSet
 
     cache, sp = example_parts
     context = 64
@@ -247,7 +247,7 @@ def test_pair_examples_are_melody_prompt_then_texture(example_parts):
 
 
 def test_plain_examples_are_windows(example_parts):
-    from styletransfer.examples import IGNORE, ExampleSet
+    from styletransfer.data.examples import IGNORE, ExampleSet
 
     cache, sp = example_parts
     examples = ExampleSet(cache, np.arange(len(cache)), sp, 64, pair_ratio=0.0, length=24, seed=3)
@@ -263,7 +263,7 @@ def test_plain_examples_are_windows(example_parts):
 
 
 def test_example_i_is_deterministic(example_parts):
-    from styletransfer.examples import ExampleSet
+    from styletransfer.data.examples import ExampleSet
 
     cache, sp = example_parts
     pieces = np.arange(len(cache))
@@ -312,8 +312,8 @@ def test_torchrun_two_processes(train_data, tmp_path):
 def test_import_nanogpt_cli(prepared, tmp_path, capsys):
     from test_model import NanoGPT
 
-    from styletransfer.model import load_model
-    from styletransfer.tokenizer import load_tokenizer
+    from styletransfer.model.build import load_model
+    from styletransfer.tokens.tokenizer import load_tokenizer
 
     _, data, _ = prepared
     tokenizer = load_tokenizer(data)

@@ -1,20 +1,20 @@
 """`transfer`: the prompt, windows over long melodies, the melody guarantee on the output, ranking."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from symusic import Note, Score, TimeSignature, Track
 
-import styletransfer.transfer as tr
-from styletransfer import tokenizer as tk
+import styletransfer.transfer.accompany as tr
+from styletransfer.tokens import tokenizer as tk
 from styletransfer.errors import UserError
-from styletransfer.melody import TokenTypes, melody_mask
-from styletransfer.transfer import HARMONY_WEIGHT, PENALTY_NO_ACCOMPANIMENT, melody_consonance, transfer
+from styletransfer.tokens.grammar import TokenTypes
+from styletransfer.tokens.skyline import melody_mask
+from styletransfer.transfer.ranking import HARMONY_WEIGHT, PENALTY_NO_ACCOMPANIMENT, melody_consonance
+from styletransfer.transfer.accompany import transfer
 from transfer_helpers import one_thread, tok, model, TPQ, bpe_tokenizer, check_guarantee, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
 
 

@@ -6,7 +6,6 @@ import random
 import shutil
 import subprocess
 import sys
-import warnings
 
 import pytest
 import torch
@@ -16,11 +15,11 @@ from rich.console import Console
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from conftest import QPM, TPQ, beats, drums_score, empty_score
-from conftest_train import BACH, STYLED, TINY, assert_one_line_error, call_mst, run_cli, sets, snapshot
+from conftest_train import BACH, STYLED, assert_one_line_error, run_cli, sets, snapshot
 from styletransfer import cli
-from styletransfer.blend import parse_style
+from styletransfer.model.adapters import parse_style
 from styletransfer.errors import UserError
-from styletransfer.train import slug
+from styletransfer.model.runs import slug
 
 pytest_plugins = ["conftest_train"]
 
@@ -102,7 +101,7 @@ def test_transfer_writes_midi_and_png_and_never_overwrites(adapted_run, tune, ca
 
 
 def test_sampling_and_ranking_come_from_the_recipe(adapted_run, tune, tmp_path, monkeypatch, capsys):
-    import styletransfer.transfer as tr
+    import styletransfer.transfer.accompany as tr
 
     seen = []
     real = tr.transfer
@@ -152,7 +151,7 @@ def test_blend_of_two_adapters(adapted_run, tune, capsys):
 
 def test_blend_weights_combine_the_adapters_linearly(adapted_run):
     """The merged blend is the base plus w1 * delta1 + w2 * delta2 (peft 'cat' is exact)."""
-    from styletransfer.generate import load_styled
+    from styletransfer.model.adapters import load_styled
 
     def weights(style):
         model, _, _ = load_styled(str(adapted_run), style)
@@ -342,7 +341,7 @@ def test_quickstart_end_to_end_on_a_tiny_recipe(style_data, tmp_path, monkeypatc
 
 
 def test_quickstart_checks_its_arguments_before_any_work(tmp_path, monkeypatch, capsys):
-    import styletransfer.dataset as dataset
+    import styletransfer.data.prepare as dataset
 
     def no_prepare(*args, **kwargs):
         raise AssertionError("prepare must not run")
@@ -366,9 +365,9 @@ def test_quickstart_checks_its_arguments_before_any_work(tmp_path, monkeypatch, 
 
 def test_quickstart_runs_the_four_steps_in_order(tmp_path, monkeypatch, capsys):
     """With the step functions replaced: the default recipe, --steps, the workdir layout, the order."""
-    import styletransfer.dataset as dataset
+    import styletransfer.data.prepare as dataset
     import styletransfer.train as train
-    from styletransfer.dataset import PrepareReport
+    from styletransfer.data.prepare import PrepareReport
 
     calls = []
 

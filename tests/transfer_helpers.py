@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from conftest import TPQ, chord_piece
-from styletransfer import tokenizer as tk
-from styletransfer.model import build_model
-from styletransfer.recipe import ModelConfig
+from styletransfer.tokens import tokenizer as tk
+from styletransfer.model.build import build_model
+from styletransfer.config import ModelConfig
 
 METRES = [(2, 4), (3, 4), (4, 4), (6, 8)]
 GRID = TPQ // 8  # the tokenizer's finest step for a quarter-note beat (8 per beat)

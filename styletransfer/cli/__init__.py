@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import UserError
-from .io import refuse_to_overwrite
+from ..errors import UserError
+from ..io import refuse_to_overwrite
 
 app = typer.Typer(help="mst: music style transfer with language models.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -32,8 +32,8 @@ def data_prepare(
     force: Annotated[bool, typer.Option(help="rebuild even if the cache is up to date")] = False,
 ):
     """Catalog -> augmented training split -> BPE tokenizer -> token cache (melody/texture pairs included)."""
-    from .dataset import prepare
-    from .recipe import load_recipe, save_recipe
+    from ..config import load_recipe, save_recipe
+    from ..data.prepare import prepare
 
     overrides = list(set_ or [])
     if maestro is not None:
@@ -64,8 +64,8 @@ def data_composers(
     set_: SetOpt = None,
 ):
     """A table of composers: pieces and hours, overall and per split."""
-    from .catalog import composer_table, load_catalog
-    from .recipe import load_recipe, resolve_data_path
+    from ..config import load_recipe, resolve_data_path
+    from ..data.catalog import composer_table, load_catalog
 
     folder = data if data is not None else resolve_data_path(load_recipe(recipe, set_).data.path)
     table = composer_table(load_catalog(folder))
@@ -98,8 +98,8 @@ def pretrain(
     force: Annotated[bool, typer.Option(help="replace an existing run")] = False,
 ):
     """Pretrain the base model on every composer (plain windows + melody/texture pairs)."""
-    from .recipe import load_recipe
-    from .train import pretrain as run
+    from ..config import load_recipe
+    from ..train import pretrain as run
 
     # A resumed run continues its own saved recipe (--set overrides apply on top of it), unless
     # --recipe names another one.
@@ -123,9 +123,9 @@ def finetune(
     force: Annotated[bool, typer.Option(help="replace an existing adapter")] = False,
 ):
     """LoRA-finetune the base model on one composer (or each); the adapter goes to BASE/adapters/<composer>/."""
-    from .recipe import load_recipe
-    from .runs import resolve_base
-    from .train import finetune as run
+    from ..config import load_recipe
+    from ..model.runs import resolve_base
+    from ..train import finetune as run
 
     if not composer and not all_composers:
         raise UserError("give --composer NAME or --all-composers")
@@ -133,7 +133,7 @@ def finetune(
     overrides = list(set_ or []) + ([f"finetune.min_pieces={min_pieces}"] if min_pieces else [])
     cfg = load_recipe(base_dir / "recipe.yaml", overrides)
     if all_composers:
-        from .dataset import TokenCache
+        from ..data.prepare import TokenCache
 
         cache = TokenCache(cfg.data.out, "train")
         counts = cache.catalog.iloc[cache.pieces.loc[cache.pieces.augmented == 0, "row"]].explode("composers")["composers"].value_counts()
@@ -158,7 +158,7 @@ def generate(
     force: Annotated[bool, typer.Option(help="overwrite existing output files")] = False,
 ):
     """Unconditional samples in a composer's style, as the original project shipped."""
-    from .generate import generate_files
+    from ..generate import generate_files
 
     for path in generate_files(base, style, bars, out, n, set_ or [], force):
         console.print(f"wrote {path}")
@@ -171,7 +171,7 @@ def push(
     private: Annotated[bool, typer.Option(help="create the repo private")] = False,
 ):
     """Upload a run folder to the Hugging Face Hub (checkpoints stay local)."""
-    from .hub import push_run
+    from ..model.hub import push_run
 
     console.print(push_run(run, repo, private))
 
@@ -184,7 +184,7 @@ def import_nanogpt_cmd(
     force: Annotated[bool, typer.Option(help="replace an existing run")] = False,
 ):
     """Convert a nanoGPT checkpoint into a GPT-2 run folder (loaded with weights_only=True)."""
-    from .hub import import_nanogpt_run
+    from ..model.nanogpt import import_nanogpt_run
 
     console.print(f"wrote {import_nanogpt_run(ckpt, tokenizer, out, force)}")
 
@@ -208,7 +208,7 @@ def _transfer_outputs(melody: Path, style_slug: str, out: Optional[Path], wav: b
 def _check_wav_tools() -> None:
     import shutil
 
-    from .render import INSTALL_HINT, SOUNDFONT
+    from ..render import INSTALL_HINT, SOUNDFONT
 
     if shutil.which("fluidsynth") is None:
         raise UserError(f"--wav needs the fluidsynth program: {INSTALL_HINT}")
@@ -222,7 +222,7 @@ def _read_melody_reporting(path: Path, track: Optional[int], out: Optional[Conso
 
     from rich.markup import escape
 
-    from .melody import MelodyWarning, read_melody
+    from ..data.melody_file import MelodyWarning, read_melody
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MelodyWarning)
@@ -241,8 +241,8 @@ def _run_transfer(melody: Path, style: str, base: Optional[str], candidates: int
     import time
 
     started = time.perf_counter()
-    from .blend import file_slug, parse_style, resolve_style, style_label
-    from .runs import base_recipe, resolve_base
+    from ..model.adapters import file_slug, parse_style, resolve_style, style_label
+    from ..model.runs import base_recipe, resolve_base
 
     if candidates < 1:
         raise UserError(f"--candidates must be at least 1, got {candidates}")
@@ -264,15 +264,20 @@ def _run_transfer(melody: Path, style: str, base: Optional[str], candidates: int
     sample_cfg = saved.transfer
     seed = saved.sample.seed if seed is None else seed
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from .generate import load_styled
-    from .io import atomic_write_bytes
-    from .render import piano_roll, render_wav
-    from .transfer import transfer as run
-
     import torch
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from transformers.utils import logging as hf_logging
+
+    from ..io import atomic_write_bytes
+    from ..model.adapters import load_styled
+    from ..render import piano_roll, render_wav
+    from ..transfer.accompany import transfer as run
 
     hf_logging.disable_progress_bar()  # the weight-loading bar of a 20 MB model is noise
     loading = time.perf_counter()
@@ -382,11 +387,10 @@ def quickstart(
     """
     import time
 
-    from .catalog import find_composer
-    from .dataset import prepare, source_catalog
-    from .recipe import load_recipe, resolve_data_path
-    from .runs import slug
-    from .train import CHECKPOINTS, complete_checkpoints
+    from ..config import load_recipe, resolve_data_path
+    from ..data.catalog import find_composer
+    from ..data.prepare import prepare, source_catalog
+    from ..model.runs import CHECKPOINTS, complete_checkpoints, slug
 
     started = time.perf_counter()
     if steps < 1:
@@ -422,8 +426,8 @@ def quickstart(
     console.print(f"data: {report.out}  ({'up to date' if report.cached else 'built'} in {report.seconds:.0f}s, "
                   f"vocabulary {report.vocab_size}, {report.tokens.get('train', 0):,} training tokens)", soft_wrap=True)
 
-    from .train import finetune as finetune_run
-    from .train import pretrain as pretrain_run
+    from ..train import finetune as finetune_run
+    from ..train import pretrain as pretrain_run
 
     step(2, f"pretrain a small base ({steps} steps at batch {cfg.train.batch_size})")
     summary = pretrain_run(cfg, run_dir, force=force)
@@ -443,7 +447,7 @@ def quickstart(
     console.print(f"try: mst transfer YOUR_MELODY.mid --base {run_dir} --style {style}", soft_wrap=True)
 
 
-from .cli_eval import eval_app  # noqa: E402  (after app and console: it prints through cli.console)
+from .eval import eval_app  # noqa: E402  (after app and console: it prints through cli.console)
 
 app.add_typer(eval_app, name="eval")
 

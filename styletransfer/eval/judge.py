@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import UserError
-from .io import atomic_write_text, replace_dir
+from ..errors import UserError
+from ..io import atomic_write_text, replace_dir
+from ..tokens.tokenizer import load_score
 from .keys import key_correlations
-from .tokenizer import load_score
 
 OTHER = "other"
 MODEL_FILE = "model.joblib"
@@ -432,7 +432,7 @@ class StyleJudge:
 
     def class_for(self, composer: str) -> str:
         """The class a composer name means ("bach" -> "Johann Sebastian Bach"); UserError if not one."""
-        from .catalog import find_composer
+        from ..data.catalog import find_composer
 
         self._check()
         if composer in self.classes:
@@ -505,7 +505,7 @@ def train_judge(data_folder: str | os.PathLike, out_folder: str | os.PathLike, m
 
     Refuses to replace an existing judge without ``force``; the folder appears complete or not at all.
     """
-    from .catalog import load_catalog
+    from ..data.catalog import load_catalog
 
     out = Path(os.path.expanduser(str(out_folder)))
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:

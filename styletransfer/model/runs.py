@@ -4,14 +4,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import unicodedata
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
-SHIPPED = Path(__file__).resolve().parent / "pretrained" / "default"
+SHIPPED = Path(__file__).resolve().parent.parent / "pretrained" / "default"
+
+
 DEFAULT_RUN = Path("runs/base")
+
+
 ADAPTERS = "adapters"
+
+
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -44,7 +51,7 @@ def resolve_base(base: str | os.PathLike | None) -> Path:
 def base_recipe(base: Path, overrides: list[str] | None = None):
     """The recipe a run was trained with (its recipe.yaml; the default recipe for a run without one),
     with ``--set`` overrides: its sampling and transfer settings go with the model."""
-    from .recipe import load_recipe
+    from ..config import load_recipe
 
     path = base / "recipe.yaml"
     return load_recipe(path if path.exists() else None, overrides)
@@ -76,3 +83,32 @@ def check_vocabulary(model, tokenizer, where: Path) -> None:
         vocab = model.config.vocab_size
     if vocab is not None and vocab != len(tokenizer):
         raise UserError(f"{where}: the model's vocabulary ({vocab}) does not match its tokenizer ({len(tokenizer)})")
+
+
+METRICS_FILE = "metrics.jsonl"
+
+
+CHECKPOINTS = "checkpoints"
+
+
+def _is_complete(path: Path) -> bool:
+    """The Trainer writes trainer_state.json last, and not atomically: complete iff it parses."""
+    if not path.is_dir() or not re.fullmatch(r"checkpoint-\d+", path.name):
+        return False
+    try:
+        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def complete_checkpoints(folder: Path) -> list[Path]:
+    """Checkpoints written to the end, oldest first."""
+    found = [path for path in folder.glob("checkpoint-*") if _is_complete(path)]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def drop_incomplete_checkpoints(folder: Path) -> None:
+    for path in folder.glob("checkpoint-*"):
+        if path.is_dir() and not _is_complete(path):
+            shutil.rmtree(path, ignore_errors=True)

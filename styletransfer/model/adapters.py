@@ -15,15 +15,18 @@ Weights are used as given, not normalized: ``bach=1,chopin=1`` applies both adap
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 from .runs import slug as adapter_slug
 
 BLEND_ADAPTER = "blend"
+
+
 COMBINATION = "cat"
 
 
@@ -90,7 +93,7 @@ def parse_style(text: str | None) -> Style:
 def resolve_style(base_dir: Path, style: Style) -> list[tuple[Path, float | None]]:
     """Each part's adapter folder (``generate.find_adapter``: slug or composer name; an unknown one lists the
     adapters), checked before any weights load. The same adapter twice is an error."""
-    from .generate import find_adapter
+    from .adapters import find_adapter
 
     resolved: list[tuple[Path, float | None]] = []
     seen: dict[Path, str] = {}
@@ -137,3 +140,50 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
 
 def file_slug(style: Style) -> str:
     return SAFE_NAME.sub("-", style.slug).strip("-") or "style"
+
+
+def find_adapter(base: Path, style: str) -> Path:
+    """An adapter of ``base`` by slug or composer name ("bach", "J. S. Bach"...); lists them if unknown."""
+    from .runs import adapters, slug
+
+    found = adapters(base)
+    if slug(style) in found:
+        return found[slug(style)]
+    by_surname = [folder for key, folder in found.items() if key.endswith("-" + slug(style))]
+    if len(by_surname) == 1:  # "bach" -> johann-sebastian-bach, without pandas' 0.4 s import
+        return by_surname[0]
+    import pandas as pd
+
+    from ..data.catalog import find_composer
+    names = {}
+    for key, folder in found.items():
+        meta = folder / "finetune.json"
+        names[json.loads(meta.read_text())["composer"] if meta.exists() else key] = folder
+    listing = ", ".join(sorted(found)) or "none (train one with `mst finetune --composer NAME`)"
+    if not names:
+        raise UserError(f"unknown style '{style}': adapters of {base}: {listing}")
+    try:
+        composer = find_composer(pd.DataFrame({"composers": [(n,) for n in names]}), style)
+    except UserError:
+        raise UserError(f"unknown style '{style}': adapters of {base}: {listing}") from None
+    return names[composer]
+
+
+def load_styled(base: str | None, style: str):
+    """(model, tokenizer, base folder) with the style's adapter merged in ('none': the base alone; a blend
+    "bach=0.7,chopin=0.3": the adapters combined, see blend.py)."""
+    from ..tokens.tokenizer import load_tokenizer
+    from .adapters import apply_style, parse_style, resolve_style
+    from .build import load_model
+    from .runs import check_vocabulary, resolve_base
+
+    base_dir = resolve_base(base)
+    # Every check before the model is loaded: a mistake is one line, not a load report and a traceback.
+    adapters = resolve_style(base_dir, parse_style(style)) if style and style.strip() else []
+    tokenizer = load_tokenizer(base_dir)
+    check_vocabulary(base_dir, tokenizer, base_dir)
+    model = load_model(base_dir)
+    check_vocabulary(model, tokenizer, base_dir)
+    model = apply_style(model, adapters)
+    model.eval()
+    return model, tokenizer, base_dir

@@ -41,318 +41,29 @@ token is taken).
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .tokenizer import special_id
+from ..tokens.grammar import (
+    K_CHORD,
+    K_DUR,
+    K_PITCH,
+    K_REST,
+    K_SHIFT,
+    K_TIMESIG,
+    K_VEL,
+    N_CLASSES,
+    T_CHORD,
+    T_DUR,
+    T_PITCH,
+    T_REST,
+    T_SHIFT,
+    T_VEL,
+)
+from .plan import NO_PITCH, MelodyPlan
 
-INF = 10**9
-NO_PITCH = 999  # "no ceiling" for pitches
-# id classes by first base token
-T_PITCH, T_SHIFT, T_REST, T_CHORD, T_VEL, T_DUR, T_OTHER = range(7)
-N_CLASSES = 7
-# base token kinds (finer than the classes)
-K_PITCH, K_SHIFT, K_REST, K_CHORD, K_VEL, K_DUR, K_TEMPO, K_TIMESIG, K_EOS, K_OTHER = range(10)
-_KIND_OF_TYPE = {"Pitch": K_PITCH, "TimeShift": K_SHIFT, "Rest": K_REST, "Chord": K_CHORD, "Velocity": K_VEL,
-                 "Duration": K_DUR, "Tempo": K_TEMPO, "TimeSig": K_TIMESIG}
-_CLASS_OF_KIND = {K_PITCH: T_PITCH, K_SHIFT: T_SHIFT, K_REST: T_REST, K_CHORD: T_CHORD, K_VEL: T_VEL, K_DUR: T_DUR}
 TOP_CANDIDATES = 8  # candidates walked per row before the slow path
-
-
-class TokenTable:
-    """Per-tokenizer tables: what every (BPE) id expands to, and what every base token does to time.
-
-    Built once per tokenizer (``token_table``). Ticks are the decoder's: ``tokenizer.time_division`` per
-    quarter note; a token's ticks depend on the time signature's denominator, hence one row per denominator.
-    """
-
-    def __init__(self, tokenizer):
-        base = tokenizer.vocab  # base vocabulary (before BPE): token string -> id
-        n_base = len(base)
-        self.n_base, self.size = n_base, len(tokenizer)
-        self.eos = special_id(tokenizer, "EOS")
-        self.tpq = int(tokenizer.time_division)
-        tpb_per_ts = tokenizer._tpb_per_ts  # {denominator: ticks per beat}
-        self.dens = sorted(tpb_per_ts)
-        self.den_index = {den: i for i, den in enumerate(self.dens)}
-        self.default_den = self.den_index[4]  # miditok decodes with 4/4 until a TimeSig token says otherwise
-        nd = len(self.dens)
-        self.kind = [K_OTHER] * n_base
-        self.pitch = [-1] * n_base
-        self.ticks = [[0] * n_base for _ in range(nd)]  # TimeShift and Duration ticks
-        self.rest_ticks = [[0] * n_base for _ in range(nd)]
-        self.ts_den = [-1] * n_base  # TimeSig tokens: the denominator's index
-        self.names = [""] * n_base
-        for token, i in base.items():
-            self.names[i] = token
-            kind, _, value = token.partition("_")
-            k = _KIND_OF_TYPE.get(kind, K_OTHER)
-            if token == "EOS_None":
-                k = K_EOS
-            self.kind[i] = k
-            if k == K_PITCH:
-                self.pitch[i] = int(value)
-            elif k in (K_SHIFT, K_DUR):
-                for d, den in enumerate(self.dens):
-                    self.ticks[d][i] = int(tokenizer._tpb_tokens_to_ticks[tpb_per_ts[den]][value])
-            elif k == K_REST:
-                for d, den in enumerate(self.dens):
-                    self.rest_ticks[d][i] = int(tokenizer._tpb_rests_to_ticks[tpb_per_ts[den]][value])
-            elif k == K_TIMESIG:
-                self.ts_den[i] = self.den_index[int(value.split("/")[1])]
-        self.min_dur = [min(t[i] for i in range(n_base) if self.kind[i] == K_DUR) for t in self.ticks]
-        self.min_dur_token = [min((i for i in range(n_base) if self.kind[i] == K_DUR), key=lambda i: t[i])
-                              for t in self.ticks]
-        velocities = [i for i in range(n_base) if self.kind[i] == K_VEL]
-        self.default_velocity = sorted(velocities, key=lambda i: int(tokenizer[i].split("_")[1]))[len(velocities) // 2]
-
-        # Expansion of every model id into base ids.
-        self.expansions: list[tuple[int, ...]] = []
-        if tokenizer.is_trained:
-            model = tokenizer._model
-            learned = tokenizer._vocab_learned_bytes_to_tokens
-            for i in range(self.size):
-                tokens = learned.get(model.id_to_token(i), [])
-                self.expansions.append(tuple(base[t] for t in tokens))
-        else:
-            self.expansions = [(i,) for i in range(n_base)]
-        self.single = {}  # base id -> the model id made of it alone
-        for i, exp in enumerate(self.expansions):
-            if len(exp) == 1:
-                self.single.setdefault(exp[0], i)
-        missing = [b for b in range(n_base) if b not in self.single and self.kind[b] != K_OTHER]
-        if missing:
-            raise ValueError(f"BPE vocabulary lacks base tokens {missing[:5]}: cannot guarantee the melody")
-
-        # Coarse-mask vectors: class and value of every id's first base token (value per denominator).
-        cls = np.full(self.size, T_OTHER, np.int64)
-        first = np.full(self.size, -1, np.int64)
-        value = np.zeros((nd, self.size), np.int64)
-        for i, exp in enumerate(self.expansions):
-            if not exp:
-                continue
-            b = exp[0]
-            first[i] = b
-            k = self.kind[b]
-            cls[i] = _CLASS_OF_KIND.get(k, T_OTHER)
-            for d in range(nd):
-                if k == K_PITCH:
-                    value[d, i] = self.pitch[b]
-                elif k in (K_SHIFT, K_DUR):
-                    value[d, i] = self.ticks[d][b]
-                elif k == K_REST:
-                    value[d, i] = self.rest_ticks[d][b]
-        self.cls_np, self.first_np, self.value_np = cls, first.astype(np.int32), value.astype(np.int32)
-
-        # Fewest TimeShift tokens covering g ticks (g < 2 * largest + 1), and the first of them, per denominator.
-        self.max_shift, self.gap_cost, self.gap_step = [], [], []
-        for d in range(nd):
-            shifts = sorted(((self.ticks[d][i], i) for i in range(n_base) if self.kind[i] == K_SHIFT), reverse=True)
-            top = shifts[0][0]
-            size = 2 * top + 1
-            cost, step = [INF] * size, [-1] * size
-            cost[0] = 0
-            for g in range(1, size):
-                for t, i in shifts:
-                    if t <= g and cost[g - t] + 1 < cost[g]:
-                        cost[g], step[g] = cost[g - t] + 1, i
-            self.max_shift.append(top)
-            self.gap_cost.append(cost)
-            self.gap_step.append(step)
-        self.max_shift_token = [self.gap_step[d][self.max_shift[d]] for d in range(nd)]
-
-    def gap(self, g: int, den: int) -> int:
-        """Fewest TimeShift tokens moving time by exactly ``g`` ticks (INF if impossible)."""
-        if g <= 0:
-            return 0 if g == 0 else INF
-        cost = self.gap_cost[den]
-        if g < len(cost):
-            return cost[g]
-        top = self.max_shift[den]
-        return g // top - 1 + cost[g % top + top]
-
-    def gap_token(self, g: int, den: int) -> int:
-        """The base id of the first TimeShift of ``gap``'s path."""
-        if g < len(self.gap_cost[den]):
-            return self.gap_step[den][g]
-        return self.max_shift_token[den]
-
-
-def token_table(tokenizer) -> TokenTable:
-    """The tokenizer's TokenTable, built on first use and kept on the tokenizer."""
-    table = getattr(tokenizer, "_mst_token_table", None)
-    if table is None or table.size != len(tokenizer):
-        table = TokenTable(tokenizer)
-        tokenizer._mst_token_table = table
-    return table
-
-
-# --------------------------------------------------------------------- reading base token sequences
-
-
-@dataclass
-class Decoded:
-    notes: list[tuple[int, int, int, int, int]]  # (onset tick, pitch, velocity id, duration id, duration ticks)
-    note_token: list[int]  # index of each note's Pitch token in the sequence
-    starts: list[int]  # start tick of every token (a Rest starts where miditok starts it)
-    end: int  # time after the last token
-
-
-def decode_base(table: TokenTable, ids, start: tuple[int, int, int] | None = None) -> Decoded:
-    """Follow miditok's TSD decoder over base ids: notes and each token's start tick.
-
-    ``start``: (time, end of the notes so far, denominator index) to continue a sequence from (a
-    MelodyConstraint state begins with exactly these three).
-    """
-    kind, pitch, ticks, rest_ticks, ts_den = table.kind, table.pitch, table.ticks, table.rest_ticks, table.ts_den
-    ids = [int(i) for i in ids]
-    now, prev_end, den = start[:3] if start is not None else (0, 0, table.default_den)
-    notes, note_token, starts = [], [], []
-    n = len(ids)
-    for i, b in enumerate(ids):
-        k = kind[b]
-        if k == K_SHIFT:
-            starts.append(now)
-            now += ticks[den][b]
-            continue
-        if k == K_REST:
-            now = max(prev_end, now)
-            starts.append(now)
-            now += rest_ticks[den][b]
-            continue
-        starts.append(now)
-        if k == K_PITCH:
-            if i + 2 < n and kind[ids[i + 1]] == K_VEL and kind[ids[i + 2]] == K_DUR:
-                d = ticks[den][ids[i + 2]]
-                notes.append((now, pitch[b], ids[i + 1], ids[i + 2], d))
-                note_token.append(i)
-                prev_end = max(prev_end, now + d)
-        elif k in (K_TEMPO, K_TIMESIG, K_CHORD):
-            prev_end = max(prev_end, now)
-            if k == K_TIMESIG:
-                den = ts_den[b]
-    return Decoded(notes, note_token, starts, now)
-
-
-# --------------------------------------------------------------------- the melody's schedule
-
-
-class MelodyPlan:
-    """A melody (base ids: its TimeSig/Tempo tokens and notes) as a schedule of events in ticks.
-
-    Events, in sequence order: the melody's TimeSig and Tempo tokens (repeated verbatim by the texture at
-    their tick) and its notes. ``bar_ticks`` are bar starts from the time signatures (4/4 until the first).
-    """
-
-    def __init__(self, table: TokenTable, melody_base_ids):
-        self.table = table
-        ids = [int(i) for i in melody_base_ids]
-        self.ids = ids
-        dec = decode_base(table, ids)
-        self.starts = dec.starts
-        kind = table.kind
-        note_at = dict(zip(dec.note_token, dec.notes))
-        ev_tick, ev_kind, ev_tok, ev_dur, ev_vel, ev_den = [], [], [], [], [], []
-        den = table.default_den
-        ts_events = []  # (tick, numerator, denominator)
-        for i, b in enumerate(ids):
-            k = kind[b]
-            if k in (K_TEMPO, K_TIMESIG):
-                ev_tick.append(dec.starts[i]), ev_kind.append(0), ev_tok.append(b), ev_dur.append(-1), ev_vel.append(-1)
-                if k == K_TIMESIG:
-                    den = table.ts_den[b]
-                    num = int(table.names[b].partition("_")[2].split("/")[0])
-                    ts_events.append((dec.starts[i], num, table.dens[den]))
-                ev_den.append(den)
-            elif i in note_at:
-                onset, _, vel, dur, _ = note_at[i]
-                ev_tick.append(onset), ev_kind.append(1), ev_tok.append(b), ev_dur.append(dur), ev_vel.append(vel)
-                ev_den.append(den)
-        self.ev_tick, self.ev_kind, self.ev_tok, self.ev_dur, self.ev_vel = ev_tick, ev_kind, ev_tok, ev_dur, ev_vel
-        self.ev_den = ev_den  # denominator in effect after each event
-        self.n_ev = len(ev_tick)
-        self.notes = dec.notes  # (onset, pitch, vel id, dur id, dur ticks)
-        if not self.notes:
-            raise ValueError("the melody has no notes")
-        self.end = max(on + d for on, _, _, _, d in self.notes)  # E: the melody's end
-        self._build_note_tables()
-        self.bar_ticks = _bar_ticks(ts_events, self.end, table.tpq)
-        # bars that hold melody events; the texture may run on into the next after the last note
-        self.n_bars = max(1, bisect_left(self.bar_ticks, max(self.ev_tick) + 1))
-
-    def _build_note_tables(self):
-        """Per tick: lowest melody pitch sounding, index of the next onset; per note and pitch: next onset as low."""
-        notes = sorted(self.notes)
-        onsets = [n[0] for n in notes]
-        span = self.end + 2
-        sound = np.full(span + 1, NO_PITCH, np.int64)
-        for on, p, _, _, d in notes:
-            seg = sound[on:on + d]
-            np.minimum(seg, p, out=seg)
-        self.sound_min = sound.tolist()
-        idx = np.searchsorted(np.asarray(onsets), np.arange(span + 1), side="right")
-        self.next_idx = idx.tolist()  # first note with onset > t
-        m = len(notes)
-        table = np.full((m + 1, 128), INF, np.int64)
-        for k in range(m - 1, -1, -1):
-            table[k] = table[k + 1]
-            on, p = notes[k][0], notes[k][1]
-            table[k, p:] = on  # (onsets ascending: the later notes' onsets are >= on)
-        self.next_le = table.tolist()  # next_le[k][p]: earliest onset of notes k.. with pitch <= p
-        self.span = span
-
-    def sounding_min(self, t: int) -> int:
-        return self.sound_min[t] if t <= self.span else NO_PITCH
-
-    def limit(self, p: int, t: int) -> int:
-        """Ticks an accompaniment note of pitch p starting at t may last (0: none)."""
-        if t > self.span:
-            return INF
-        if self.sound_min[t] <= p:
-            return 0
-        nxt = self.next_le[self.next_idx[t]][p]
-        return INF if nxt >= INF else nxt - t
-
-    def initial_state(self) -> tuple:
-        # (now, prev_end, den, ev, gpos, mel, lim, top, chord_ok)
-        return (0, 0, self.table.default_den, 0, 0, False, 0, NO_PITCH, True)
-
-    def split_bars(self, ids, starts, first_bar: int = 0, last_bar: int | None = None) -> list[list[int]]:
-        """Tokens grouped by the bar their start tick falls in (bars first_bar..last_bar-1)."""
-        last_bar = len(self.bar_ticks) if last_bar is None else last_bar
-        out = [[] for _ in range(first_bar, last_bar)]
-        ticks = self.bar_ticks
-        for b, t in zip(ids, starts):
-            bar = bisect_left(ticks, t + 1) - 1
-            if first_bar <= bar < last_bar:
-                out[bar - first_bar].append(int(b))
-        return out
-
-
-def _bar_ticks(ts_events, end: int, tpq: int) -> list[int]:
-    """Bar start ticks up to past ``end`` (with a spare bar), from (tick, num, den) time signatures."""
-    events = sorted(ts_events) or [(0, 4, 4)]
-    if events[0][0] > 0:
-        events.insert(0, (0, 4, 4))
-    bars = []
-    for j, (tick, num, den) in enumerate(events):
-        length = max(1, num * tpq * 4 // den)
-        t = tick
-        if j + 1 < len(events):
-            while t < events[j + 1][0]:
-                bars.append(t)
-                t += length
-        else:
-            while t <= end:
-                bars.append(t)
-                t += length
-            bars.append(t)  # the first bar start after the melody's end
-    return sorted(set(bars))
-
-
-# --------------------------------------------------------------------- the constraint
 
 
 class MelodyConstraint:
@@ -621,7 +332,7 @@ class MelodyConstraint:
     def select(self, logits: torch.Tensor, step: int, temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, generator=None) -> torch.Tensor:
         """Pick one allowed id per row: Gumbel-max over the (filtered) coarse-masked logits, walked in order."""
-        from .sampling import filter_logits
+        from .sampler import filter_logits
 
         device = logits.device
         self.stats["steps"] += 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import UserError
+from ..errors import UserError
 
 SPLITS = ("train", "validation", "test")
 BUNDLED_CSV = "music21-corpus.csv"

@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, PreTrainedModel
 
-from .errors import UserError
-from .io import replace_dir
+from ..errors import UserError
+from ..io import replace_dir
 
 if TYPE_CHECKING:  # only for the annotation: loading a model needs no recipe machinery
-    from .recipe import ModelConfig
+    from ..config import ModelConfig
+
 
 # Files written by save_pretrained. Everything else in a run folder (tokenizer.json, recipe.yaml,
 # adapters/...) belongs to other steps and is carried over when a checkpoint is replaced.
 _MODEL_FILES = ("config.json", "generation_config.json")
+
+
 _MODEL_PREFIXES = ("model.safetensors", "model-0", "pytorch_model")
 
 
@@ -124,63 +127,3 @@ def load_model(folder_or_hub_id: str | os.PathLike, device: str | torch.device =
         where = "run folder" if path.is_dir() else "folder or Hugging Face Hub model"
         raise UserError(f"cannot load model from {where} {src}: {first}") from None
     return model.to(device).eval()
-
-
-# --- nanoGPT import ---------------------------------------------------------------------------
-
-# nanoGPT implements these as nn.Linear ([out, in]); GPT-2 uses Conv1D ([in, out]): transpose.
-_TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-
-
-def import_nanogpt(ckpt_path: str | os.PathLike, out_folder: str | os.PathLike, vocab_size: int | None = None) -> Path:
-    """Convert the original project's nanoGPT ``ckpt.pt`` into a GPT-2 run folder.
-
-    ``vocab_size`` keeps only the first rows of the embedding (nanoGPT checkpoints may pad the vocab).
-    """
-    ckpt_path = Path(ckpt_path)
-    if not ckpt_path.is_file():
-        raise UserError(f"{ckpt_path}: no such checkpoint file")
-    try:
-        # weights_only: a checkpoint is untrusted input; never unpickle arbitrary objects.
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - corrupt zip, pickle refused, truncated file...
-        raise UserError(f"{ckpt_path}: not a readable nanoGPT checkpoint ({type(exc).__name__})") from None
-    if not isinstance(ckpt, dict) or "model_args" not in ckpt or "model" not in ckpt:
-        raise UserError(f"{ckpt_path}: not a nanoGPT checkpoint (expected 'model_args' and 'model')")
-    args = ckpt["model_args"]
-    state = {k.removeprefix("_orig_mod."): v for k, v in ckpt["model"].items()}
-    try:
-        n_layer, n_head, n_embd = int(args["n_layer"]), int(args["n_head"]), int(args["n_embd"])
-        block_size, ckpt_vocab = int(args["block_size"]), int(args["vocab_size"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{ckpt_path}: model_args lacks {exc}") from None
-    vocab = ckpt_vocab if vocab_size is None else vocab_size
-    if vocab > ckpt_vocab:
-        raise UserError(f"vocab_size {vocab} is larger than the checkpoint's ({ckpt_vocab})")
-
-    # nanoGPT knows no special tokens: leave them unset rather than GPT-2's 50256 (outside our vocab).
-    config = _gpt2_config(n_layer, n_head, n_embd, block_size, float(args.get("dropout", 0.0)), vocab_size=vocab,
-                          bos_token_id=None, eos_token_id=None, pad_token_id=None)
-    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.float32)
-    target = model.state_dict()
-    new = {}
-    for key, tensor in target.items():
-        src_key = key
-        if key == "lm_head.weight":
-            src_key = "transformer.wte.weight"  # tied in both models
-        if src_key in state:
-            value = state[src_key].to(torch.float32)
-            if key.endswith(_TRANSPOSED):
-                value = value.t()
-            if key in ("transformer.wte.weight", "lm_head.weight"):
-                value = value[:vocab]
-        elif key.endswith(".bias"):
-            # bias=False in nanoGPT: no Linear/LayerNorm biases, which is GPT-2 with zero biases.
-            value = torch.zeros_like(tensor)
-        else:
-            raise UserError(f"{ckpt_path}: checkpoint lacks {src_key}")
-        if value.shape != tensor.shape:
-            raise UserError(f"{ckpt_path}: {src_key} has shape {tuple(value.shape)}, expected {tuple(tensor.shape)}")
-        new[key] = value.contiguous()
-    model.load_state_dict(new, strict=True)
-    return save_model(model.eval(), out_folder)

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import UserError
-from .io import refuse_to_overwrite
+from ..errors import UserError
+from ..io import refuse_to_overwrite
 
 eval_app = typer.Typer(help="Show that it works: metrics, perplexity, the Bach chorale benchmark.", no_args_is_help=True)
 judge_app = typer.Typer(help="The independent style judge (a composer classifier).", no_args_is_help=True)
@@ -24,13 +24,13 @@ BaseOpt = Annotated[Optional[str], typer.Option(help="base run: a folder or a Hu
 
 
 def _console():
-    from .cli import console
+    from . import console
 
     return console
 
 
 def _data(data: Optional[Path]) -> Path:
-    from .recipe import load_recipe, resolve_data_path
+    from ..config import load_recipe, resolve_data_path
 
     return data if data is not None else resolve_data_path(load_recipe(None).data.path)
 
@@ -60,10 +60,10 @@ def eval_transfer(
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
 ):
     """Metrics of one result: melody kept, harmony (Yeh et al. 2021), texture, and style."""
-    from .catalog import find_composer, load_catalog
-    from .cli import _read_melody_reporting
-    from .evaluate import composer_reference, load_or_train_judge, score_output
-    from .tokenizer import load_score
+    from ..data.catalog import find_composer, load_catalog
+    from ..eval.benchmark import composer_reference, load_or_train_judge, score_output
+    from ..tokens.tokenizer import load_score
+    from . import _read_melody_reporting
 
     console = _console()
     # a changed melody: one yellow line as in transfer, on stderr so that --json stays clean
@@ -102,9 +102,9 @@ def eval_perplexity(
     as_json: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
 ):
     """Per-composer test loss (nats per token) of the base and of its adapters: each adapter should be best on its composer."""
-    from .blend import parse_style, resolve_style
-    from .perplexity import best_column, perplexity_table
-    from .runs import adapters, resolve_base
+    from ..eval.perplexity import best_column, perplexity_table
+    from ..model.adapters import parse_style, resolve_style
+    from ..model.runs import adapters, resolve_base
 
     console = _console()
     if out is not None:
@@ -137,7 +137,7 @@ def eval_perplexity(
             shown.add_row(composer, *cells)
         console.print(shown)
     if out is not None:
-        from .io import atomic_write_text
+        from ..io import atomic_write_text
 
         atomic_write_text(out, perplexity_markdown(table))
         console.print(f"wrote {out}")
@@ -179,11 +179,17 @@ def eval_bach_chorales(
     """The Bach chorale benchmark: held-out chorales' sopranos harmonized by mst and by baselines, every metric."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    from .evaluate import bach_chorales, melody_files
-    from .io import atomic_write_text
-    from .recipe import resolve_data_path
+    from ..config import resolve_data_path
+    from ..eval.benchmark import bach_chorales, melody_files
+    from ..io import atomic_write_text
 
     console = _console()
     if candidates < 1:
@@ -222,7 +228,7 @@ def eval_bach_chorales(
 
 
 def benchmark_markdown(result: dict, n: int, style: str, candidates: int, seed: int, seconds: float) -> str:
-    from .evaluate import markdown_table, summary
+    from ..eval.report import markdown_table, summary
 
     order = result["systems"]
     chorales = summary(result["chorales"], order)
@@ -244,7 +250,7 @@ def judge_train(
     force: Annotated[bool, typer.Option(help="replace an existing judge")] = False,
 ):
     """Train the style judge on the corpus' training split; report its test accuracy and confusion matrix."""
-    from .judge import format_report, train_judge
+    from ..eval.judge import format_report, train_judge
 
     console = _console()
     folder = _data(data)

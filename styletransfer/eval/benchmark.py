@@ -18,7 +18,6 @@ Happy Birthday, other tunes and Essen folk songs), where there is no original.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -26,27 +25,16 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .errors import UserError
+from ..data.melody_file import quiet_read_melody
+from ..errors import UserError
 
 RULE_BASED = "rule-based triads"
-ORIGINAL = "original"
-MELODY_SUFFIXES = (".mid", ".midi", ".abc", ".musicxml", ".xml", ".mxl", ".krn")
 
-# (column in the tables, metric key, format, what is better) — the report's columns, in order
-COLUMNS = [
-    ("melody recall", "melody_recall", ".3f", "higher"),
-    ("above melody", "melody_above_rate", ".3f", "0"),
-    ("CTnCTR", "ctnctr", ".3f", "higher"),
-    ("PCS", "pcs", ".3f", "higher"),
-    ("MCTD", "mctd", ".3f", "lower"),
-    ("CHE", "chord_histogram_entropy", ".2f", "near original"),
-    ("CC", "chord_coverage", ".1f", "near original"),
-    ("CTD", "chord_tonal_distance", ".3f", "near original"),
-    ("PC dist", "pc_distance", ".3f", "lower"),
-    ("polyphony", "polyphony", ".2f", "near original"),
-    ("in scale", "in_scale_rate", ".3f", "near original"),
-    ("P(style)", "p_style", ".3f", "higher"),
-]
+
+ORIGINAL = "original"
+
+
+MELODY_SUFFIXES = (".mid", ".midi", ".abc", ".musicxml", ".xml", ".mxl", ".krn")
 
 
 @dataclass
@@ -69,9 +57,9 @@ class Reference:
 
 
 def composer_reference(catalog: pd.DataFrame, composer: str, split: str = "test") -> Reference:
-    from .catalog import select
+    from ..data.catalog import select
+    from ..tokens.tokenizer import load_score
     from .metrics import notes_of, pitch_class_histogram
-    from .tokenizer import load_score
 
     titles, hists = [], []
     for _, row in select(catalog, composer, split).iterrows():
@@ -84,15 +72,6 @@ def composer_reference(catalog: pd.DataFrame, composer: str, split: str = "test"
     if not hists:
         raise UserError(f"no readable {split} pieces by {composer}")
     return Reference(titles, np.stack(hists))
-
-
-def quiet_read_melody(path: Path):
-    """read_melody without its warnings (a chorale's top line is taken on purpose)."""
-    from .melody import read_melody
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return read_melody(path)
 
 
 def score_output(output, melody, reference: Reference | None, judge, style_class: str | None,
@@ -133,10 +112,10 @@ def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[
     best candidate by likelihood alone (``harmony_weight`` 0) is scored too, as "<label>, likelihood rank"."""
     import torch
 
+    from ..model.adapters import load_styled
+    from ..model.runs import base_recipe, resolve_base
+    from ..transfer.accompany import transfer
     from .baselines import harmonize
-    from .generate import load_styled
-    from .runs import base_recipe, resolve_base
-    from .transfer import transfer
 
     base_dir = resolve_base(base)
     sample_cfg = base_recipe(base_dir).transfer
@@ -171,40 +150,10 @@ def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[
     return rows
 
 
-def summary(rows: list[dict], order: list[str]) -> pd.DataFrame:
-    """Mean and standard deviation of every reported metric per system, systems in ``order``."""
-    frame = pd.DataFrame(rows)
-    keys = [key for _, key, _, _ in COLUMNS]
-    frame[keys] = frame[keys].astype(float)
-    grouped = frame.groupby("system")[keys]
-    mean, std = grouped.mean(), grouped.std(ddof=0)
-    systems = [s for s in order if s in mean.index]
-    out = pd.DataFrame(index=pd.Index(systems, name="system"))
-    out["pieces"] = frame.groupby("system").size().reindex(systems)
-    for title, key, _, _ in COLUMNS:
-        out[f"{title}"] = mean.loc[systems, key]
-        out[f"{title} sd"] = std.loc[systems, key]
-    return out
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """The summary as a Markdown table, each cell "mean ± sd"."""
-    head = ["system", "n"] + [title for title, _, _, _ in COLUMNS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(COLUMNS)]
-    for system, row in table.iterrows():
-        cells = [str(system), str(int(row["pieces"]))]
-        for title, _, fmt, _ in COLUMNS:
-            mean, sd = row[title], row[f"{title} sd"]
-            cells.append("–" if math.isnan(mean) else f"{mean:{fmt}} ± {sd:{fmt}}")
-        lines.append("| " + " | ".join(cells) + " |")
-    better = ", ".join(f"{title}: {hint}" for title, _, _, hint in COLUMNS)
-    return "\n".join(lines) + f"\n\nBetter: {better}.\n"
-
-
 def pick_other_style(base: Path, style: str, other: str | None) -> str | None:
     """The comparison adapter: ``other`` if given, else the base's first adapter that is not ``style``'s."""
-    from .generate import find_adapter
-    from .runs import adapters
+    from ..model.adapters import find_adapter
+    from ..model.runs import adapters
 
     if other is not None:
         return find_adapter(base, other).name
@@ -217,10 +166,10 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
                   data: Path, judge_dir: Path, melodies_dir: Path | None, say: Callable[[str], None] = print,
                   progress: Callable[[str], None] | None = None) -> dict:
     """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}."""
-    from .catalog import load_catalog, select
-    from .generate import find_adapter
-    from .runs import resolve_base
-    from .tokenizer import load_score
+    from ..data.catalog import load_catalog, select
+    from ..model.adapters import find_adapter
+    from ..model.runs import resolve_base
+    from ..tokens.tokenizer import load_score
 
     base_dir = resolve_base(base)
     catalog = load_catalog(data)
@@ -280,7 +229,7 @@ def _adapter_composer(adapter: Path, catalog: pd.DataFrame) -> str:
     """The catalog composer an adapter was trained on (its finetune.json), else its folder name."""
     import json
 
-    from .catalog import find_composer
+    from ..data.catalog import find_composer
 
     meta = adapter / "finetune.json"
     name = json.loads(meta.read_text())["composer"] if meta.exists() else adapter.name.replace("-", " ")

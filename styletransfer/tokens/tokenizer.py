@@ -15,7 +15,7 @@ from miditok import TSD, TokenizerConfig
 from miditok.utils import detect_chords
 from symusic import Note, Score, TimeSignature, Track
 
-from .errors import UserError
+from ..errors import UserError
 
 # The original project's configuration, verbatim.
 TSD_PARAMS = dict(

@@ -25,80 +25,21 @@ on Bach's validation chorales (docs/results.md).
 """
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from symusic import Note, Score, Track
+from symusic import Score
 
-from .constraint import MelodyConstraint, MelodyPlan, decode_base, token_table
-from .errors import UserError
-from .melody import TokenTypes, melody_ids
-from .sampling import model_context, sample
-from .tokenizer import base_ids_per_bar, bpe_encode_bars, decode_ids, normalize_score, special_id
-
-PENALTY_NO_ACCOMPANIMENT = 10.0
-PENALTY_ONE_PITCH = 5.0
-HARMONY_WEIGHT = 1.0
-GENERATE_SHARE = 0.6  # of the context, for a window's new texture when the piece needs several windows
-
-
-@dataclass
-class Candidate:
-    """One harmonization: the melody on track 0 ("Melody"), the accompaniment on track 1 ("Accompaniment").
-
-    The melody's notes are the input's (quantized to the tokenizer's grid); their velocities are the ones the
-    model wrote. Ticks are the input's ``ticks_per_quarter``.
-    """
-
-    score: Score
-    log_likelihood: float  # mean per sampled texture id
-    penalty: float
-    rank_score: float  # log_likelihood - penalty + harmony_weight * consonance: candidates come best first
-    accompaniment_notes: int
-    texture_ids: list[int] = field(repr=False)  # the sampled model ids, all windows, without EOS
-    seed: int = 0
-    consonance: float = 0.0  # PCS of melody against accompaniment (0 when nothing sounds with the melody)
-
-
-def melody_base_ids(melody_score: Score, tokenizer) -> np.ndarray:
-    """The melody's base token ids, as a training pair's melody: encoded, then its skyline in token space."""
-    score = normalize_score(melody_score, tokenizer)
-    bars = base_ids_per_bar(tokenizer, score)
-    if not bars:
-        raise UserError("the melody has no notes in the piano range")
-    ids = melody_ids(np.concatenate([np.asarray(b, np.int64) for b in bars]), TokenTypes(tokenizer))
-    return ids
-
-
-def _bpe_per_bar(tokenizer, bars: list[list[int]]) -> list[list[int]]:
-    """BPE ids of each bar (BPE never merges across bars, as in training)."""
-    ids, starts = bpe_encode_bars(tokenizer, bars)
-    ids = ids.tolist()
-    bounds = list(starts.tolist()) + [len(ids)]
-    return [ids[bounds[k]:bounds[k + 1]] for k in range(len(bars))]
-
-
-def _plan_window(i: int, n_bars: int, mel_len: list[int], carried_len: list[int], est: list[float],
-                 ctx: int) -> tuple[int, int]:
-    """(s, e): generate bars [i, e) with the texture of bars [s, i) carried forward."""
-    if i == 0 and 3 + sum(mel_len[:n_bars]) + sum(est[:n_bars]) <= ctx:
-        return 0, n_bars  # the whole piece in one window
-    e, gen = i + 1, est[i]
-    while e < n_bars:
-        m, g = sum(mel_len[i:e + 1]), gen + est[e]
-        if 3 + m + g > GENERATE_SHARE * ctx or m > ctx // 2:
-            break
-        gen, e = g, e + 1
-    s = i
-    while s > 0:
-        m, carried = sum(mel_len[s - 1:e]), sum(carried_len[s - 1:i])
-        if 3 + m + carried + gen > ctx or m > ctx // 2:
-            break
-        s -= 1
-    return s, e
+from ..errors import UserError
+from ..tokens.grammar import decode_base, token_table
+from ..tokens.skyline import melody_base_ids
+from ..tokens.tokenizer import special_id
+from .constraint import MelodyConstraint
+from .plan import MelodyPlan
+from .ranking import HARMONY_WEIGHT, Candidate, _to_score, melody_consonance
+from .sampler import model_context, sample
+from .windows import _bpe_per_bar, _plan_window
 
 
 def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: int = 0, temperature: float = 1.0,
@@ -189,61 +130,3 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
                              sampled[r], seed, consonance))
     out.sort(key=lambda c: -c.rank_score)
     return out
-
-
-def melody_consonance(score: Score) -> float:
-    """PCS (``metrics``) of a candidate's melody track against its accompaniment track; 0 when no
-    accompaniment sounds with the melody."""
-    from .metrics import notes_of, pitch_consistency
-
-    tpq = score.ticks_per_quarter
-    value = pitch_consistency(notes_of(score.tracks[0], tpq), notes_of(score.tracks[1], tpq))
-    return 0.0 if math.isnan(value) else value
-
-
-def _to_score(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: Score) -> tuple[Score, int, float]:
-    """Decode the texture (miditok's decoder) into melody + accompaniment tracks at the input's resolution."""
-    decoded = decode_ids(tokenizer, ids)
-    src_tpq = decoded.ticks_per_quarter
-    tpq = melody_score.ticks_per_quarter
-    melody_keys = {(on, p) for on, p, _, _, _ in plan.notes}
-    melody = Track("Melody", program=0, is_drum=False)
-    accompaniment = Track("Accompaniment", program=0, is_drum=False)
-
-    def scale(t: int) -> int:
-        return int(round(t * tpq / src_tpq))
-
-    # The accompaniment starts with the melody: nothing in the silent space before a pickup.
-    first_onset = min((on for on, _, _, _, _ in plan.notes), default=0)
-    pitches = set()
-    for track in decoded.tracks:
-        for note in track.notes:
-            new = Note(scale(note.time), max(1, scale(note.duration)), note.pitch, note.velocity)
-            if (note.time, note.pitch) in melody_keys:
-                melody.notes.append(new)
-            elif note.time >= first_onset:
-                accompaniment.notes.append(new)
-                pitches.add(note.pitch)
-    melody.notes.sort(key=lambda x: (x.time, -x.pitch))
-    accompaniment.notes.sort(key=lambda x: (x.time, -x.pitch))
-    _cut_same_pitch_overlaps(accompaniment)
-    score = Score(tpq)
-    score.tracks.append(melody)
-    score.tracks.append(accompaniment)
-    score.tempos = melody_score.tempos.copy()
-    score.time_signatures = melody_score.time_signatures.copy()
-    score.key_signatures = melody_score.key_signatures.copy()
-    n_acc = len(accompaniment.notes)
-    penalty = PENALTY_NO_ACCOMPANIMENT if n_acc == 0 else PENALTY_ONE_PITCH if len(pitches) == 1 else 0.0
-    return score, n_acc, penalty
-
-
-def _cut_same_pitch_overlaps(track: Track) -> None:
-    """A note re-struck while the same pitch still sounds ends where the new one starts (in MIDI
-    the first note-off would otherwise cut the second note short)."""
-    last: dict[int, Note] = {}
-    for note in track.notes:  # sorted by onset
-        previous = last.get(note.pitch)
-        if previous is not None and previous.time + previous.duration > note.time:
-            previous.duration = max(1, note.time - previous.time)
-        last[note.pitch] = note

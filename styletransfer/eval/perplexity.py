@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import UserError
+from ..errors import UserError
 
 
 @dataclass
@@ -29,8 +29,8 @@ class EncodedPiece:
 
 def encode_test_pieces(catalog: pd.DataFrame, tokenizer, split: str = "test", workers: int = 0) -> list[EncodedPiece]:
     """The split's pieces as model ids under ``tokenizer`` (unreadable or empty files are skipped)."""
-    from .dataset import encode_files
-    from .tokenizer import bpe_encode_pieces, special_id
+    from ..data.prepare import encode_files
+    from ..tokens.tokenizer import bpe_encode_pieces, special_id
 
     rows = catalog.index[catalog["split"] == split].tolist()
     if not rows:
@@ -100,10 +100,10 @@ def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int 
                      progress=None, split: str = "test") -> pd.DataFrame:
     """Rows: composers with at least ``min_pieces`` pieces in ``split``; columns: pieces, tokens, then the
     loss under the base ("base") and under each style's adapter."""
-    from .catalog import load_catalog
-    from .generate import load_styled
-    from .sampling import model_context
-    from .tokenizer import load_tokenizer
+    from ..data.catalog import load_catalog
+    from ..model.adapters import load_styled
+    from ..tokens.tokenizer import load_tokenizer
+    from ..transfer.sampler import model_context
 
     catalog = load_catalog(data)
     tokenizer = load_tokenizer(base)

@@ -26,23 +26,28 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from . import tokenizer as tk
+from ..config import DataConfig, resolve_data_path
+from ..errors import UserError
+from ..io import atomic_write_text, replace_dir
+from ..tokens import tokenizer as tk
+from ..tokens.grammar import TokenTypes
+from ..tokens.skyline import melody_per_bar
 from .catalog import SPLITS, load_catalog
-from .errors import UserError
-from .io import atomic_write_text, replace_dir
-from .melody import TokenTypes, melody_mask
-from .recipe import DataConfig, resolve_data_path
 
 CACHE_VERSION = 3  # 2: Chord tokens (tokenizer.MstTSD detected none before), skyline across bar lines
+
+
 # 3: skyline times a Rest from the end of the sounding notes, as miditok does
 MIN_TOKENS = 4  # fewer base tokens than this means no note in the piano range survived
+
+
 # Piece table columns, one row per cached piece (originals and augmented copies).
 PIECE_COLUMNS = ("row", "augmented", "tex_start", "tex_end", "tex_bar0", "mel_start", "mel_end", "mel_bar0", "n_bars")
 
 
-# ---------------------------------------------------------------- encoding workers
-
 _worker_tokenizer = None
+
+
 _worker_types = None
 
 
@@ -53,13 +58,6 @@ def _init_worker():
     warnings.filterwarnings("ignore")
     _worker_tokenizer = tk.build_tokenizer()
     _worker_types = TokenTypes(_worker_tokenizer)  # base-token tables: the same before and after BPE
-
-
-def melody_per_bar(bars: list[np.ndarray], types: TokenTypes) -> list[np.ndarray]:
-    """The skyline of a piece, cut per bar: taken over the whole piece, so a soprano held over a
-    bar line still hides the inner voice moving under it in the next bar."""
-    keep = melody_mask(np.concatenate(bars), types)
-    return [b[m] for b, m in zip(bars, np.split(keep, np.cumsum([len(b) for b in bars])[:-1]))]
 
 
 def _variants(score, split: str, augment, out_dir: str | None, rel: str):
@@ -120,9 +118,6 @@ def encode_files(tasks: list, workers: int, desc: str = "encoding"):
                 bar.update()
     bar.close()
     return results
-
-
-# ---------------------------------------------------------------- the cache
 
 
 @dataclass

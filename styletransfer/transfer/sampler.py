@@ -42,15 +42,6 @@ class Constraint(Protocol):
     def advance(self, tokens: torch.Tensor) -> None: ...
 
 
-# Optional extension of Constraint: a constraint with a ``select(logits, step, temperature=, top_k=, top_p=,
-# generator=) -> LongTensor [B]`` method picks the tokens itself from the raw [B, V] float logits (e.g. rejection
-# sampling that checks a few candidates instead of building a full mask); ``allowed`` is then not called.
-# ``advance`` is called as usual. ``filter_logits`` below applies the same temperature/top-k/top-p as ``_pick``.
-
-
-# --- the cache --------------------------------------------------------------------------------
-
-
 class _RingLayer(CacheLayerMixin):
     """One layer's keys/values in a fixed [B, H, size, D] buffer; the owning cache decides the slot."""
 
@@ -105,9 +96,6 @@ class _RingCache(Cache):
         self.start = self.filled = 0
 
 
-# --- token choice -----------------------------------------------------------------------------
-
-
 def _pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen) -> torch.Tensor:
     """[B, V] float logits -> [B] token ids."""
     if top_k == 1:
@@ -150,9 +138,6 @@ def _apply_constraint(logits, constraint, step):
     if not bool(mask.any(-1).all()):
         raise ValueError(f"constraint allows no token at step {step}")
     return logits.masked_fill(~mask, float("-inf"))
-
-
-# --- helpers ----------------------------------------------------------------------------------
 
 
 def model_context(model) -> int:
@@ -210,14 +195,6 @@ def _to_lists(out: torch.Tensor, eos_id) -> list[list[int]]:
     if eos_id is not None:
         rows = [r[: r.index(eos_id) + 1] if eos_id in r else r for r in rows]
     return rows
-
-
-# --- lean decode steps ------------------------------------------------------------------------
-# One token through a plain Llama / GPT-2 without the transformers module plumbing (module calls, mask
-# building, config lookups): for this project's small models that plumbing costs as much as the matmuls.
-# q/k/v and gate/up weights are fused into one matmul each. The math is the models' own (checked
-# token-for-token against their forward in the tests); anything else (peft wrappers, GQA, RoPE scaling,
-# training mode) uses the model's forward instead.
 
 
 def _lean_decoder(model, cache: "_RingCache"):
@@ -304,9 +281,6 @@ class _GPT2Step:
             h = h + torch.addmm(pb, o.reshape(B, C), pw)
             h = h + torch.addmm(mb, self.act(torch.addmm(fb, F.layer_norm(h, (C,), l2w, l2b, self.eps), fw)), mw)
         return F.linear(F.layer_norm(h, (C,), *self.ln_f, self.eps), self.head)
-
-
-# --- the samplers -----------------------------------------------------------------------------
 
 
 def sample(
@@ -403,46 +377,3 @@ def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, 
         cache.advance(1)
         pos = pos + 1
     return _to_lists(out[:, : step + 1], eos_id)
-
-
-def sample_no_cache(
-    model,
-    prompt_ids: list[list[int]] | torch.Tensor,
-    max_new_tokens: int,
-    *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    seed: int | None = None,
-    eos_id: int | None = None,
-    constraint: Constraint | None = None,
-    context: int | None = None,
-) -> list[list[int]]:
-    """The original nanoGPT loop: crop to the context, full forward per token. Benchmark baseline only.
-
-    Same arguments and token choice as ``sample`` (a seeded run draws the same random numbers), but prompts
-    must all have the same length.
-    """
-    device = _device(model)
-    ids, pad = _as_batch(prompt_ids, device)
-    if pad is not None:
-        raise ValueError("sample_no_cache needs prompts of equal length")
-    if max_new_tokens <= 0:
-        return [[] for _ in range(ids.shape[0])]
-    ctx = min(context or model_context(model), model_context(model))
-    gen = _generator(seed, device)
-    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=device) if eos_id is not None else None
-    n_prompt = ids.shape[1]
-    with torch.inference_mode():
-        for step in range(max_new_tokens):
-            logits = model(input_ids=ids[:, -ctx:], use_cache=False).logits[:, -1].float()
-            tok = _choose(logits, constraint, step, temperature, top_k, top_p, gen)
-            if done is not None:
-                tok = tok.masked_fill(done, eos_id)
-                done |= tok == eos_id
-            ids = torch.cat([ids, tok[:, None]], dim=1)
-            if constraint is not None:
-                constraint.advance(tok)
-            if done is not None and bool(done.all()):
-                break
-    return _to_lists(ids[:, n_prompt:], eos_id)

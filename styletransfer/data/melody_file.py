@@ -1,16 +1,4 @@
-"""Melodies: read a user's melody file, and the top line ("skyline") of a piece, taken in token space.
-
-``read_melody`` reads MIDI (symusic) and MusicXML / ABC / Humdrum kern (music21) into a one-track
-symusic Score: the melodic track or part, reduced to one line, in the piano range.
-
-Tokens put the notes of one onset highest first (see tokenizer.MstTSD), so the skyline — the top
-note of each onset — is the first Pitch/Velocity/Duration triple after each time move, unless a
-higher melody note is still sounding (an inner voice moving under a held soprano is not melody). Taking it
-from the tokens (rather than re-encoding a melody score) costs a numpy mask instead of a second
-miditok pass, and it is the same function for training pairs and for a user's melody, so the model
-always sees melodies written the same way. Time tokens are all kept: two time shifts in a row where
-an inner voice moved still decode to the right onset.
-"""
+"""Reading a user's melody file (MIDI, MusicXML, ABC, Humdrum kern) into a one-track symusic Score."""
 from __future__ import annotations
 
 import os
@@ -19,80 +7,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-
-TIME_TYPES = ("TimeShift", "Rest")
-DROPPED_TYPES = ("Chord",)
-
-
-class TokenTypes:
-    """Per base-token-id lookup tables of the token types the skyline needs."""
-
-    def __init__(self, tokenizer):
-        size = len(tokenizer.vocab)  # base vocabulary (before BPE)
-        types = np.array([tokenizer[i].split("_")[0] for i in range(size)])
-        self.is_time = np.isin(types, TIME_TYPES)
-        self.is_rest = types == "Rest"
-        self.is_pitch = types == "Pitch"
-        self.is_velocity = types == "Velocity"
-        self.is_duration = types == "Duration"
-        self.is_dropped = np.isin(types, DROPPED_TYPES)
-        self.pitch_of = np.full(size, -1, np.int16)
-        self.beats_of = np.zeros(size)  # TimeShift/Rest/Duration values in beats
-        for i in range(size):
-            kind, _, value = tokenizer[i].partition("_")
-            if kind == "Pitch":
-                self.pitch_of[i] = int(value)
-            elif kind in (*TIME_TYPES, "Duration"):
-                beats, pos, res = (int(x) for x in value.split("."))
-                self.beats_of[i] = beats + pos / res
-
-
-def melody_mask(base_ids: np.ndarray, types: TokenTypes) -> np.ndarray:
-    """Which base tokens of a texture make up its skyline (time tokens are all kept)."""
-    ids = np.asarray(base_ids, np.int64).tolist()
-    keep = np.zeros(len(ids), bool)
-    is_time, is_pitch, is_note = types.is_time, types.is_pitch, types.is_velocity | types.is_duration
-    pitch_of, beats_of, is_dropped = types.pitch_of, types.beats_of, types.is_dropped
-    is_rest, is_duration = types.is_rest, types.is_duration
-    # notes_end: where miditok starts a Rest (the end of every note so far, or the last tempo/time
-    # signature/chord token), as its encoder and decoder do
-    now, notes_end, melody_end, melody_pitch, first_at_onset = 0.0, 0.0, 0.0, -1, True
-    for i, token in enumerate(ids):
-        if is_time[token]:
-            if is_rest[token]:
-                now = max(now, notes_end)
-            now += beats_of[token]
-            first_at_onset = True
-            keep[i] = True
-        elif is_pitch[token]:
-            end = now + beats_of[ids[i + 2]] if i + 2 < len(ids) and is_duration[ids[i + 2]] else now
-            notes_end = max(notes_end, end)
-            # first (highest) note of this onset, and not under a still-sounding higher melody note
-            if first_at_onset and (now >= melody_end or pitch_of[token] > melody_pitch):
-                keep[i : i + 3] = True
-                melody_pitch = pitch_of[token]
-                melody_end = end
-            first_at_onset = False
-        elif not is_note[token]:
-            notes_end = max(notes_end, now)
-            if not is_dropped[token]:
-                keep[i] = True  # tempo, time signature, special tokens
-    return keep
-
-
-def melody_ids(base_ids: np.ndarray, types: TokenTypes) -> np.ndarray:
-    ids = np.asarray(base_ids)
-    return ids[melody_mask(ids, types)]
-
-
-# --------------------------------------------------------------------- reading a user's melody
+from ..errors import UserError
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+
+
 MUSIC21_SUFFIXES = {".xml": "MusicXML", ".musicxml": "MusicXML", ".mxl": "MusicXML", ".abc": "ABC",
                     ".krn": "Humdrum kern"}
+
+
 PIANO_RANGE = (21, 108)
+
+
 MUSIC21_TPQ = 480
+
+
 MIN_SHARE = 0.25  # a track needs this share of the busiest track's notes to be taken as the melody
 
 
@@ -125,7 +54,7 @@ def read_melody(path: str | os.PathLike, track: int | None = None):
     if suffix in MUSIC21_SUFFIXES:
         source = _read_music21(path, MUSIC21_SUFFIXES[suffix])
     elif suffix in MIDI_SUFFIXES:
-        from .tokenizer import load_score
+        from ..tokens.tokenizer import load_score
 
         source = load_score(path)
     elif _starts_like_midi(path):  # MIDI content under another name (symusic goes by the suffix)
@@ -324,3 +253,12 @@ def _pickup_shift(part) -> float:
     if first.number == 0 and 0 < length < bar:
         return bar - length
     return 0.0
+
+
+def quiet_read_melody(path: Path):
+    """read_melody without its warnings (a chorale's top line is taken on purpose)."""
+    from .melody_file import read_melody
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_melody(path)

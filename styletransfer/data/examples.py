@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .dataset import TokenCache
-from .tokenizer import special_id
+from ..tokens.tokenizer import special_id
+from .prepare import TokenCache
 
 IGNORE = -100
 

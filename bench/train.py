@@ -7,7 +7,7 @@ Two model sizes, random token batches (no data needed):
   original  GPT-2 arch, 5 layers, 4 heads, 384 wide, context 256, batch 64, vocabulary 30,000
             (the original nanoGPT project's model)
   default   Llama arch, 4 layers, 4 heads, 256 wide, context 256, batch 32, vocabulary 2,000
-            (recipes/default.yaml)
+            (styletransfer/recipes/default.yaml)
 
 Ours: ``styletransfer.train.training_arguments`` (the recipe's optimizer, cosine schedule, grad clipping,
 bf16 on CUDA) + ``transformers.Trainer`` with our ``MetricsLog`` callback, i.e. what ``pretrain`` runs,

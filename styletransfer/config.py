@@ -1,57 +1,106 @@
 """Recipes: YAML files validated by pydantic, with ``--set section.key=value`` overrides.
 
-Every section forbids unknown keys, so a typo is an error that names the key instead of a silently
-ignored setting. The resolved recipe is written beside every output (``save_recipe``).
+The shipped recipes (``styletransfer/recipes/``, package data) are the only place defaults live: the
+schema below holds types and bounds, no default values, and every recipe, dict or section is read
+over ``recipes/default.yaml`` (keys it leaves out take that file's values), so a recipe may state only
+what differs. Every section forbids unknown keys, so a typo is an error that names the key instead of
+a silently ignored setting. The resolved recipe is written beside every output (``save_recipe``).
 """
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import UserError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RECIPES_DIR = PROJECT_ROOT / "recipes"
+PACKAGE_DIR = Path(__file__).resolve().parent
+RECIPES_DIR = PACKAGE_DIR / "recipes"  # package data: shipped in the wheel
 DEFAULT_RECIPE = RECIPES_DIR / "default.yaml"
+PROJECT_ROOT = PACKAGE_DIR.parent
+# The checkout the package runs from (an editable install or the source tree), None when it is
+# installed from a wheel: the bundled data (data/music21, data/melodies) lives in the repository only.
+CHECKOUT: Path | None = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").is_file() else None
+BUNDLED = {"data/music21": "the bundled corpus", "data/melodies": "the bundled melodies"}
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_defaults() -> dict:
+    """recipes/default.yaml as parsed YAML (callers copy what they keep)."""
+    raw = yaml.safe_load(DEFAULT_RECIPE.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise UserError(f"{DEFAULT_RECIPE}: a recipe must be a mapping of sections")
+    return raw
+
+
+def _defaults_at(path: tuple[str, ...]) -> dict:
+    node: Any = _shipped_defaults()
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def merge_over(base: dict, recipe: dict) -> dict:
+    """A deep merge: ``recipe``'s keys win, mappings merge key by key, ``base`` is left unchanged."""
+    merged = copy.deepcopy(base)
+    for key, value in recipe.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_over(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 class Section(BaseModel):
+    """A recipe section: strict keys; the keys a mapping leaves out are read from default.yaml."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    _at: ClassVar[tuple[str, ...]] = ()  # where the section lies in a recipe, e.g. ("data", "augment")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_shipped_defaults(cls, data):
+        # Sections nested in this one are filled when they are validated in turn: a deep merge.
+        return {**copy.deepcopy(_defaults_at(cls._at)), **data} if isinstance(data, dict) else data
 
 
 class AugmentConfig(Section):
     """Offsets for miditok's augment_dataset, applied to the training split only."""
 
-    pitch_offsets: list[int] = Field(default_factory=lambda: [-2, 2])
-    velocity_offsets: list[int] = Field(default_factory=list)
-    duration_offsets: list[float] = Field(default_factory=list)
+    _at = ("data", "augment")
+    pitch_offsets: list[int]
+    velocity_offsets: list[int]
+    duration_offsets: list[float]
 
 
 class DataConfig(Section):
-    source: Literal["music21", "maestro"] = "music21"
+    _at = ("data",)
+    source: Literal["music21", "maestro"]
     # music21: the converted corpus shipped in data/music21; maestro: the folder holding
     # maestro-v3.0.0.csv (or .json) and its MIDI year folders.
-    path: str = "data/music21"
-    out: str = "data/prepared/music21"
-    bpe_vocab_size: int = Field(2000, ge=0, description="0 keeps the base vocabulary (no BPE)")
+    path: str
+    out: str
+    bpe_vocab_size: int = Field(..., ge=0, description="0 keeps the base vocabulary (no BPE)")
     # An existing tokenizer.json to encode with instead of training BPE (e.g. to finetune a base
     # model on new data, its tokenizer must be the one the data is encoded with).
-    tokenizer: str | None = None
-    augment: AugmentConfig = Field(default_factory=AugmentConfig)
-    workers: int = Field(0, ge=0, description="encoding processes; 0 = one per CPU core")
+    tokenizer: str | None
+    augment: AugmentConfig
+    workers: int = Field(..., ge=0, description="encoding processes; 0 = one per CPU core")
 
 
 class ModelConfig(Section):
-    arch: Literal["llama", "gpt2"] = "llama"
-    n_layer: int = Field(4, ge=1)
-    n_head: int = Field(4, ge=1)
-    n_embd: int = Field(256, ge=8)
-    context: int = Field(256, ge=16)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    _at = ("model",)
+    arch: Literal["llama", "gpt2"]
+    n_layer: int = Field(..., ge=1)
+    n_head: int = Field(..., ge=1)
+    n_embd: int = Field(..., ge=8)
+    context: int = Field(..., ge=16)
+    dropout: float = Field(..., ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _heads_divide_width(self):
@@ -61,37 +110,40 @@ class ModelConfig(Section):
 
 
 class TrainConfig(Section):
-    max_steps: int = Field(1500, ge=1)
-    batch_size: int = Field(32, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    min_lr: float = Field(1e-4, ge=0)
-    warmup_steps: int = Field(100, ge=0)
-    weight_decay: float = Field(0.1, ge=0)
-    eval_interval: int = Field(250, ge=1)
-    eval_batches: int = Field(20, ge=1)
-    save_interval: int = Field(250, ge=1)
+    _at = ("train",)
+    max_steps: int = Field(..., ge=1)
+    batch_size: int = Field(..., ge=1)
+    grad_accum: int = Field(..., ge=1)
+    lr: float = Field(..., gt=0)
+    min_lr: float = Field(..., ge=0)
+    warmup_steps: int = Field(..., ge=0)
+    weight_decay: float = Field(..., ge=0)
+    eval_interval: int = Field(..., ge=1)
+    eval_batches: int = Field(..., ge=1)
+    save_interval: int = Field(..., ge=1)
     # Share of training examples that are melody/texture pairs rather than plain windows.
-    pair_ratio: float = Field(0.5, ge=0.0, le=1.0)
-    seed: int = 0
-    threads: int = Field(0, ge=0, description="CPU threads for torch; 0 = all cores")
+    pair_ratio: float = Field(..., ge=0.0, le=1.0)
+    seed: int
+    threads: int = Field(..., ge=0, description="CPU threads for torch; 0 = all cores")
 
 
 class FinetuneConfig(Section):
-    lora_r: int = Field(8, ge=1)
-    lora_alpha: int = Field(16, ge=1)
-    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    max_steps: int = Field(300, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    min_pieces: int = Field(5, ge=1)
+    _at = ("finetune",)
+    lora_r: int = Field(..., ge=1)
+    lora_alpha: int = Field(..., ge=1)
+    lora_dropout: float = Field(..., ge=0.0, lt=1.0)
+    target_modules: list[str]
+    max_steps: int = Field(..., ge=1)
+    lr: float = Field(..., gt=0)
+    min_pieces: int = Field(..., ge=1)
 
 
 class SampleConfig(Section):
-    temperature: float = Field(1.0, gt=0)
-    top_k: int = Field(0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1.0)
-    seed: int = 0
+    _at = ("sample",)
+    temperature: float = Field(..., gt=0)
+    top_k: int = Field(..., ge=0)
+    top_p: float = Field(..., gt=0, le=1.0)
+    seed: int
 
 
 class TransferConfig(Section):
@@ -99,20 +151,28 @@ class TransferConfig(Section):
     lower temperature than free generation, because a harmonization wants the model's most typical
     chords, not its surprising ones."""
 
-    temperature: float = Field(0.6, gt=0)
-    top_k: int = Field(0, ge=0)
-    top_p: float = Field(0.9, gt=0, le=1.0)
-    harmony_weight: float = Field(1.0, ge=0)  # ranking: weight of the consonance with the melody (PCS)
+    _at = ("transfer",)
+    temperature: float = Field(..., gt=0)
+    top_k: int = Field(..., ge=0)
+    top_p: float = Field(..., gt=0, le=1.0)
+    harmony_weight: float = Field(..., ge=0)  # ranking: weight of the consonance with the melody (PCS)
 
 
 class Recipe(Section):
-    name: str = "default"
-    data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
-    sample: SampleConfig = Field(default_factory=SampleConfig)
-    transfer: TransferConfig = Field(default_factory=TransferConfig)
+    _at = ()
+    name: str
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    finetune: FinetuneConfig
+    sample: SampleConfig
+    transfer: TransferConfig
+
+
+def default_recipe() -> Recipe:
+    """The shipped default recipe (recipes/default.yaml), e.g. ``default_recipe().model`` for the
+    default model size. A fresh copy each call: changing it changes nothing else."""
+    return Recipe.model_validate(copy.deepcopy(_shipped_defaults()))
 
 
 def _format_error(exc: ValidationError, source: str) -> str:
@@ -151,7 +211,8 @@ def resolve_recipe_path(recipe: str | os.PathLike | None) -> Path:
 
 
 def load_recipe(recipe: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Recipe:
-    """Load a YAML recipe (a path or a shipped name like 'maestro') and apply ``--set`` overrides."""
+    """Load a YAML recipe (a path or a shipped name like 'maestro') over the shipped default recipe (the
+    keys it leaves out take recipes/default.yaml's values) and apply ``--set`` overrides."""
     path = resolve_recipe_path(recipe)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -159,6 +220,7 @@ def load_recipe(recipe: str | os.PathLike | None = None, overrides: list[str] | 
         raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a recipe must be a mapping of sections")
+    raw = merge_over(_shipped_defaults(), raw)
     try:
         Recipe.model_validate(raw)
     except ValidationError as exc:
@@ -179,6 +241,7 @@ def load_recipe(recipe: str | os.PathLike | None = None, overrides: list[str] | 
 
 
 def recipe_from_dict(raw: dict, source: str = "recipe") -> Recipe:
+    """A recipe from a mapping (e.g. one saved in a checkpoint), read over the shipped default recipe."""
     try:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
@@ -192,10 +255,37 @@ def save_recipe(recipe: Recipe, folder: str | os.PathLike, name: str = "recipe.y
     return atomic_write_text(Path(folder) / name, yaml.safe_dump(recipe.model_dump(), sort_keys=False))
 
 
-def resolve_data_path(path: str | os.PathLike) -> Path:
-    """A recipe path relative to the working directory, else to the project (for the bundled data)."""
+def _bundled(path: Path) -> tuple[str, str] | None:
+    """(folder, what) when a relative path names the bundled data (data/music21, data/melodies or in them)."""
+    for folder, what in BUNDLED.items():
+        parts = Path(folder).parts
+        if path.parts[: len(parts)] == parts:
+            return folder, what
+    return None
+
+
+_BUNDLED_HINT = {
+    "data/music21": "or give a corpus of your own (--set data.path=DIR, or --maestro DIR for Maestro v3)",
+    "data/melodies": "or give melodies of your own (a MIDI or MusicXML file)",
+}
+
+
+def resolve_data_path(path: str | os.PathLike, missing_ok: bool = False) -> Path:
+    """A recipe path relative to the working directory, else to the checkout (for the bundled data).
+
+    The bundled corpus and melodies ship with the repository, not the package: installed from a wheel,
+    a relative path into them that the working directory lacks is a one-line UserError saying what to
+    do (``missing_ok``: it comes back as given, for a caller to whom the data is optional). Any other
+    path comes back as given when it is missing, for the caller to report."""
     p = Path(os.path.expanduser(str(path)))
     if p.is_absolute() or p.exists():
         return p
-    bundled = PROJECT_ROOT / p
-    return bundled if bundled.exists() else p
+    if CHECKOUT is not None:
+        in_checkout = CHECKOUT / p
+        return in_checkout if in_checkout.exists() else p
+    bundled = _bundled(p)
+    if bundled is None or missing_ok:
+        return p
+    folder, what = bundled
+    raise UserError(f"{p}: {what} ({folder}) ships with the mst repository, not the installed package, and "
+                    f"{Path.cwd()} has no {folder}: run mst from a clone of the repository, {_BUNDLED_HINT[folder]}")

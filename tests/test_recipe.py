@@ -1,11 +1,18 @@
-"""Recipes: strict keys, --set overrides, and the resolved recipe written beside an output."""
+"""Recipes: defaults in the shipped default recipe only, strict keys, --set overrides, and the resolved
+recipe written beside an output; data paths for the bundled data."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import yaml
 
+import styletransfer.config as config
 from styletransfer.errors import UserError
-from styletransfer.config import DEFAULT_RECIPE, RECIPES_DIR, Recipe, load_recipe, parse_override, recipe_from_dict, save_recipe
+from styletransfer.config import (DEFAULT_RECIPE, RECIPES_DIR, ModelConfig, Recipe, Section, default_recipe, load_recipe,
+                                  parse_override, recipe_from_dict, resolve_data_path, save_recipe)
+
+SHIPPED_RUN = Path(config.__file__).parent / "pretrained" / "default"
 
 
 def write(tmp_path, data, name="r.yaml"):
@@ -24,6 +31,83 @@ def test_shipped_recipes_load():
     assert maestro.data.bpe_vocab_size == 30000
     assert len(maestro.data.augment.pitch_offsets) == 24 and 0 not in maestro.data.augment.pitch_offsets
     assert (RECIPES_DIR / "default.yaml") == DEFAULT_RECIPE
+    assert RECIPES_DIR == Path(config.__file__).parent / "recipes"  # package data, not the checkout's
+
+
+def schema_keys(model: type[Section], prefix: str = "") -> set[str]:
+    keys = set()
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Section):
+            keys |= schema_keys(field.annotation, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def yaml_keys(raw: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, value in raw.items():
+        keys |= yaml_keys(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name}
+    return keys
+
+
+def test_defaults_live_in_the_default_recipe_only():
+    # the schema holds types and bounds, no default: every field of every section is required ...
+    for section in [Recipe, *Section.__subclasses__()]:
+        for name, field in section.model_fields.items():
+            assert field.is_required(), f"{section.__name__}.{name} has a default in the schema"
+    # ... and default.yaml states every key (maestro.yaml too: it pins the original setup)
+    for name in ("default", "maestro"):
+        raw = yaml.safe_load((RECIPES_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+        assert yaml_keys(raw) == schema_keys(Recipe), name
+    assert default_recipe() == load_recipe(None) == Recipe()
+    assert default_recipe().model == ModelConfig()
+
+
+def test_default_recipe_is_a_fresh_copy():
+    first = default_recipe()
+    first.model.n_layer = 9
+    first.data.augment.pitch_offsets.append(7)
+    assert default_recipe().model.n_layer == 4
+    assert default_recipe().data.augment.pitch_offsets == [-2, 2]
+
+
+def test_a_recipe_states_only_what_differs(tmp_path):
+    default = default_recipe().model_dump()
+    r = load_recipe(write(tmp_path, {"train": {"max_steps": 7}, "data": {"augment": {"pitch_offsets": [1]}}}))
+    expected = default
+    expected["train"]["max_steps"] = 7
+    expected["data"]["augment"]["pitch_offsets"] = [1]  # a deep merge: the other offsets keep default.yaml's
+    assert r.model_dump() == expected
+    assert recipe_from_dict({"train": {"max_steps": 7}, "data": {"augment": {"pitch_offsets": [1]}}}) == r
+    # the values the old schema defaults disagreed on come from default.yaml
+    assert (r.train.batch_size, r.train.warmup_steps, r.sample.top_p) == (16, 40, 0.95)
+    # sections built in code take default.yaml's values for the keys they leave out
+    assert ModelConfig(n_layer=2).model_dump() == {**default["model"], "n_layer": 2}
+    assert Recipe(name="x", model=ModelConfig(n_layer=2)).train == default_recipe().train
+    # overrides reach keys the recipe leaves out, and still tell a value from a section
+    r = load_recipe(write(tmp_path, {"name": "mine"}), ["transfer.top_p=0.5", "data.augment.velocity_offsets=[1]"])
+    assert (r.name, r.transfer.top_p, r.data.augment.velocity_offsets, r.data.augment.pitch_offsets) == ("mine", 0.5, [1], [-2, 2])
+    with pytest.raises(UserError, match="'bpe_vocab_size' is not a section"):
+        load_recipe(write(tmp_path, {"name": "mine"}), ["data.bpe_vocab_size.x=1"])
+
+
+def test_an_old_saved_recipe_loads_as_before():
+    # The shipped run's recipe predates the transfer section and data.tokenizer: they take the values
+    # the schema defaulted to when it was saved.
+    path = SHIPPED_RUN / "recipe.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert "transfer" not in raw and "tokenizer" not in raw["data"]
+    for r in (load_recipe(path), recipe_from_dict(raw)):
+        assert r.transfer.model_dump() == {"temperature": 0.6, "top_k": 0, "top_p": 0.9, "harmony_weight": 1.0}
+        assert r.data.tokenizer is None
+        assert (r.train.max_steps, r.train.batch_size, r.data.augment.velocity_offsets) == (2000, 64, [-4, 4])  # its own
+
+
+def test_old_recipes_path_still_names_the_shipped_recipe(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_recipe("recipes/default.yaml") == load_recipe(None)
+    assert load_recipe("recipes/maestro.yaml") == load_recipe("maestro")
 
 
 def test_tiny_recipe_fixture(tiny_recipe, maestro_dir):
@@ -31,8 +115,8 @@ def test_tiny_recipe_fixture(tiny_recipe, maestro_dir):
     assert r.data.path == str(maestro_dir)
     assert r.data.bpe_vocab_size == 400
     assert r.data.augment.pitch_offsets == [-2, 2]
-    assert r.model.n_embd == 32  # sections a recipe leaves out keep their defaults
-    assert r.train.lr == Recipe().train.lr
+    assert r.model.n_embd == 32
+    assert r.train.lr == default_recipe().train.lr  # keys a recipe leaves out take default.yaml's values
 
 
 @pytest.mark.parametrize("data, key", [
@@ -133,3 +217,30 @@ def test_saved_recipe_round_trips(tiny_recipe, tmp_path):
 def test_recipe_from_dict_rejects_unknown_keys():
     with pytest.raises(UserError, match="unknown recipe key 'sample.temp'"):
         recipe_from_dict({"sample": {"temp": 0.5}}, source="checkpoint")
+
+
+def test_bundled_data_from_a_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config.CHECKOUT is not None  # the tests run from the source tree
+    assert resolve_data_path("data/music21") == config.CHECKOUT / "data" / "music21"
+    assert resolve_data_path("data/melodies/happy_birthday.mid").is_file()
+    assert resolve_data_path("mine/corpus") == Path("mine/corpus")  # missing: the caller reports it
+    (tmp_path / "data" / "music21").mkdir(parents=True)
+    assert resolve_data_path("data/music21") == Path("data/music21")  # the working directory first
+
+
+def test_bundled_data_from_an_installed_package(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config, "CHECKOUT", None)  # as installed from a wheel
+    for path, hint in (("data/music21", "data.path="), ("./data/melodies/happy_birthday.mid", "melodies of your own")):
+        with pytest.raises(UserError) as exc:
+            resolve_data_path(path)
+        message = str(exc.value)
+        assert "ships with the mst repository, not the installed package" in message and hint in message
+        assert "clone" in message and "\n" not in message
+        assert resolve_data_path(path, missing_ok=True) == Path(path)
+    # paths that are not the bundled data come back as given, absolute or not, present or not
+    assert resolve_data_path("mine/corpus") == Path("mine/corpus")
+    assert resolve_data_path(tmp_path / "nowhere") == tmp_path / "nowhere"
+    (tmp_path / "data" / "music21").mkdir(parents=True)
+    assert resolve_data_path("data/music21") == Path("data/music21")

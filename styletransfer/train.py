@@ -23,19 +23,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from peft import LoraConfig, get_peft_model
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from .config import Recipe
+from .config import Recipe, load_recipe, save_recipe
+from .data.catalog import find_composer
 from .data.examples import ExampleSet, Specials, unigram_loss
+from .data.prepare import TokenCache
 from .errors import UserError
+from .io import atomic_write_text, replace_dir
+from .model.build import build_model, load_model, save_model
 from .model.runs import (  # noqa: F401  (re-exported)
+    ADAPTERS,
     CHECKPOINTS,
     METRICS_FILE,
+    RECIPE_FILE,
     check_vocabulary,
     complete_checkpoints,
     drop_incomplete_checkpoints,
     slug,
 )
+from .tokens.tokenizer import load_tokenizer, special_id
 
 
 def is_main_process() -> bool:
@@ -114,8 +122,6 @@ def truncate_metrics(path: Path, step: int) -> None:
     """Drop the records an interrupted run logged after ``step``: the resumed run logs them again."""
     if not path.exists():
         return
-    from .io import atomic_write_text
-
     kept = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
@@ -165,8 +171,6 @@ def eval_loss(model, eval_set, batch_size: int) -> float:
 
 def example_sets(recipe: Recipe, data_dir: Path, tokenizer, max_steps: int, composer: str | None = None):
     """Training and validation ExampleSets (of one composer, or of everything)."""
-    from .data.prepare import TokenCache
-
     train_cache, valid_cache = TokenCache(data_dir, "train"), TokenCache(data_dir, "validation")
     if composer is None:
         train_pieces, valid_pieces = np.arange(len(train_cache)), np.arange(len(valid_cache))
@@ -185,20 +189,34 @@ def example_sets(recipe: Recipe, data_dir: Path, tokenizer, max_steps: int, comp
     return train_set, eval_set, train_cache, valid_cache
 
 
+def pretrain_recipe(recipe: str | os.PathLike | None, out: Path, overrides: list[str], resume: bool) -> Recipe:
+    """The recipe `mst pretrain` runs: a resumed run continues its own saved recipe (``--set`` overrides apply
+    on top of it) unless ``--recipe`` names another one."""
+    saved = out / RECIPE_FILE
+    if resume and recipe is None and saved.exists():
+        return load_recipe(saved, overrides)
+    return load_recipe(recipe, overrides)
+
+
+def composers_to_finetune(recipe: Recipe) -> list[str]:
+    """Every composer with at least ``finetune.min_pieces`` original training pieces (`--all-composers`)."""
+    cache = TokenCache(recipe.data.out, "train")
+    originals = cache.catalog.iloc[cache.pieces.loc[cache.pieces.augmented == 0, "row"]]
+    counts = originals.explode("composers")["composers"].value_counts()
+    names = [name for name, n in counts.items() if n >= recipe.finetune.min_pieces]
+    if not names:
+        raise UserError(f"no composer has {recipe.finetune.min_pieces} training pieces")
+    return names
+
+
 def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | None = None, resume: bool = False,
              force: bool = False) -> dict:
     """Train the base model on every composer; returns a summary of the run."""
-    from .config import save_recipe
-    from .model.build import build_model, save_model
-    from .tokens.tokenizer import load_tokenizer, special_id
-
     out, data_dir = Path(out), Path(data_dir or recipe.data.out)
     # The saved recipe names the data this run was trained on (finetune and --resume read data.out).
     recipe = recipe.model_copy(update={"data": recipe.data.model_copy(update={"out": str(data_dir)})})
-    if resume and (out / "recipe.yaml").exists():
-        from .config import load_recipe
-
-        saved = load_recipe(out / "recipe.yaml")
+    if resume and (out / RECIPE_FILE).exists():
+        saved = load_recipe(out / RECIPE_FILE)
         if saved.model != recipe.model:
             raise UserError(f"{out} was trained with model {saved.model.model_dump()}: resume it with its own recipe "
                             "(drop --recipe and model.* overrides)")
@@ -240,16 +258,6 @@ def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike
 
 def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False) -> dict:
     """Train one LoRA adapter on a composer's training pieces; report validation loss with and without it."""
-    from peft import LoraConfig, get_peft_model
-
-    from .config import save_recipe
-    from .data.catalog import find_composer
-    from .data.prepare import TokenCache
-    from .io import replace_dir
-    from .model.build import load_model
-    from .model.runs import ADAPTERS
-    from .tokens.tokenizer import load_tokenizer
-
     data_dir = Path(recipe.data.out)
     tokenizer = load_tokenizer(base)
     check_vocabulary(base, tokenizer, base)

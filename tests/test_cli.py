@@ -10,7 +10,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from conftest import BAD, PIECES
+from conftest import use_console, BAD, PIECES
 from styletransfer import cli
 from styletransfer.tokens import tokenizer as tk
 from styletransfer.config import load_recipe
@@ -18,7 +18,7 @@ from styletransfer.config import load_recipe
 
 def run_main(args, capsys, monkeypatch):
     """cli.main in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(cli, "console", Console(width=250, force_terminal=False, color_system=None))
+    use_console(monkeypatch, width=250, force_terminal=False, color_system=None)
     with pytest.raises(SystemExit) as exc:
         cli.main(args)
     out, err = capsys.readouterr()

@@ -14,7 +14,7 @@ from transfer_helpers import one_thread  # noqa: F401  (fixtures)
 from rich.console import Console
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from conftest import QPM, TPQ, beats, drums_score, empty_score
+from conftest import use_console, QPM, TPQ, beats, drums_score, empty_score
 from conftest_train import BACH, STYLED, assert_one_line_error, run_cli, sets, snapshot
 from styletransfer import cli
 from styletransfer.model.adapters import parse_style
@@ -28,7 +28,7 @@ pytest_plugins = ["conftest_train"]
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch):
     """No wrapping, no colour: the output as a user reads it in a wide terminal."""
-    monkeypatch.setattr(cli, "console", Console(width=250, force_terminal=False, color_system=None))
+    use_console(monkeypatch, width=250, force_terminal=False, color_system=None)
 
 
 # (onset in beats, duration in beats, pitch): a 3/4 tune with a one-beat pickup, as Happy Birthday
@@ -101,16 +101,16 @@ def test_transfer_writes_midi_and_png_and_never_overwrites(adapted_run, tune, ca
 
 
 def test_sampling_and_ranking_come_from_the_recipe(adapted_run, tune, tmp_path, monkeypatch, capsys):
-    import styletransfer.transfer.accompany as tr
+    import styletransfer.transfer.pipeline as pipeline
 
     seen = []
-    real = tr.transfer
+    real = pipeline.accompany
 
     def spy(*args, **kwargs):
         seen.append({k: kwargs[k] for k in ("temperature", "top_p", "top_k", "harmony_weight", "seed")})
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tr, "transfer", spy)
+    monkeypatch.setattr(pipeline, "accompany", spy)
     base = ["transfer", tune, "--style", slug(STYLED), "--base", adapted_run, "--candidates", "2", "--force"]
     assert run_cli([*base, "--out", tmp_path / "a.mid"], capsys)[0] == 0
     assert seen[-1] == {"temperature": 0.6, "top_p": 0.9, "top_k": 0, "harmony_weight": 1.0, "seed": 0}
@@ -284,7 +284,7 @@ def test_wav(adapted_run, tune, capsys):
 def test_melody_warnings_are_one_yellow_line_each(adapted_run, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     tune_score(extra_track=True).dump_midi(str(tmp_path / "duet.mid"))
-    monkeypatch.setattr(cli, "console", Console(width=250, force_terminal=True, color_system="standard"))
+    use_console(monkeypatch, width=250, force_terminal=True, color_system="standard")
     code, out, err = run_cli(["transfer", "duet.mid", "--style", "bach", "--base", adapted_run, "--candidates", "2"],
                              capsys)
     assert code == 0, err
@@ -341,12 +341,12 @@ def test_quickstart_end_to_end_on_a_tiny_recipe(style_data, tmp_path, monkeypatc
 
 
 def test_quickstart_checks_its_arguments_before_any_work(tmp_path, monkeypatch, capsys):
-    import styletransfer.data.prepare as dataset
+    import styletransfer.quickstart as quickstart
 
     def no_prepare(*args, **kwargs):
         raise AssertionError("prepare must not run")
 
-    monkeypatch.setattr(dataset, "prepare", no_prepare)
+    monkeypatch.setattr(quickstart, "prepare", no_prepare)
     monkeypatch.chdir(tmp_path)
     tune_score().dump_midi(str(tmp_path / "t.mid"))
     for args, fragment in [
@@ -365,8 +365,8 @@ def test_quickstart_checks_its_arguments_before_any_work(tmp_path, monkeypatch, 
 
 def test_quickstart_runs_the_four_steps_in_order(tmp_path, monkeypatch, capsys):
     """With the step functions replaced: the default recipe, --steps, the workdir layout, the order."""
-    import styletransfer.data.prepare as dataset
-    import styletransfer.train as train
+    import styletransfer.cli.quickstart as quickstart_cli
+    import styletransfer.quickstart as quickstart
     from styletransfer.data.prepare import PrepareReport
 
     calls = []
@@ -388,13 +388,13 @@ def test_quickstart_runs_the_four_steps_in_order(tmp_path, monkeypatch, capsys):
         calls.append(("finetune", str(base), composer, recipe.finetune.max_steps))
         return {"adapter": str(base / "adapters" / slug(composer))}
 
-    def transfer(melody, style, base, *args):
-        calls.append(("transfer", melody.name, style, base, str(args[2])))
+    def transfer(request):
+        calls.append(("transfer", request.melody.name, request.style, request.base, str(request.out)))
 
-    monkeypatch.setattr(dataset, "prepare", prepare)
-    monkeypatch.setattr(train, "pretrain", pretrain)
-    monkeypatch.setattr(train, "finetune", finetune)
-    monkeypatch.setattr(cli, "_run_transfer", transfer)
+    monkeypatch.setattr(quickstart, "prepare", prepare)
+    monkeypatch.setattr(quickstart, "pretrain", pretrain)
+    monkeypatch.setattr(quickstart, "finetune", finetune)
+    monkeypatch.setattr(quickstart_cli, "report_transfer", transfer)
     monkeypatch.chdir(tmp_path)
     tune_score().dump_midi(str(tmp_path / "t.mid"))
     code, out, err = run_cli(["quickstart", "--workdir", "w", "--steps", "90", "--melody", "t.mid"], capsys)

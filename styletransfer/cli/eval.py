@@ -12,21 +12,16 @@ from rich.table import Table
 
 from ..errors import UserError
 from ..io import refuse_to_overwrite
+from .app import BaseOpt, app, console, print_warnings
 
 eval_app = typer.Typer(help="Show that it works: metrics, perplexity, the Bach chorale benchmark.", no_args_is_help=True)
 judge_app = typer.Typer(help="The independent style judge (a composer classifier).", no_args_is_help=True)
 eval_app.add_typer(judge_app, name="style-judge")
+app.add_typer(eval_app, name="eval")
 
 DEFAULT_JUDGE = Path("runs/style-judge")
 DataOpt = Annotated[Optional[Path], typer.Option(help="the corpus (Maestro format; default: the bundled data/music21)")]
 JudgeOpt = Annotated[Path, typer.Option(help="the style judge's folder (trained there when missing)")]
-BaseOpt = Annotated[Optional[str], typer.Option(help="base run: a folder or a Hub repo id (default: runs/base, else the shipped model)")]
-
-
-def _console():
-    from . import console
-
-    return console
 
 
 def _data(data: Optional[Path]) -> Path:
@@ -61,13 +56,13 @@ def eval_transfer(
 ):
     """Metrics of one result: melody kept, harmony (Yeh et al. 2021), texture, and style."""
     from ..data.catalog import find_composer, load_catalog
+    from ..data.melody_file import read_melody_noting
     from ..eval.benchmark import composer_reference, load_or_train_judge, score_output
     from ..tokens.tokenizer import load_score
-    from . import _read_melody_reporting
 
-    console = _console()
     # a changed melody: one yellow line as in transfer, on stderr so that --json stays clean
-    melody_score = _read_melody_reporting(melody, track, out=Console(stderr=True))
+    melody_score, warnings = read_melody_noting(melody, track)
+    print_warnings(warnings, out=Console(stderr=True))
     if not output.exists():
         raise UserError(f"file not found: {output}")
     output_score = load_score(output)
@@ -106,7 +101,6 @@ def eval_perplexity(
     from ..model.adapters import parse_style, resolve_style
     from ..model.runs import adapters, resolve_base
 
-    console = _console()
     if out is not None:
         refuse_to_overwrite([out], force)
     base_dir = resolve_base(base)
@@ -137,6 +131,7 @@ def eval_perplexity(
             shown.add_row(composer, *cells)
         console.print(shown)
     if out is not None:
+        from ..eval.report import perplexity_markdown
         from ..io import atomic_write_text
 
         atomic_write_text(out, perplexity_markdown(table))
@@ -147,17 +142,6 @@ def _short_names(slugs: list[str]) -> dict[str, str]:
     """Each adapter slug's last word (its composer's surname) where that is unambiguous."""
     last = [slug.rsplit("-", 1)[-1] for slug in slugs]
     return {slug: word for slug, word in zip(slugs, last) if last.count(word) == 1}
-
-
-def perplexity_markdown(table) -> str:
-    models = [c for c in table.columns if c not in ("pieces", "tokens", "best")]
-    head = ["composer", "pieces", "tokens", *models, "best"]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---|"]
-    for composer, row in table.iterrows():
-        losses = [f"**{row[m]:.3f}**" if m == row["best"] else f"{row[m]:.3f}" for m in models]
-        lines.append("| " + " | ".join([composer, str(int(row["pieces"])), str(int(row["tokens"])), *losses,
-                                         row["best"]]) + " |")
-    return "\n".join(lines) + "\n"
 
 
 @eval_app.command("bach-chorales")
@@ -189,9 +173,9 @@ def eval_bach_chorales(
 
     from ..config import resolve_data_path
     from ..eval.benchmark import bach_chorales, melody_files
+    from ..eval.report import benchmark_markdown
     from ..io import atomic_write_text
 
-    console = _console()
     if candidates < 1:
         raise UserError(f"--candidates must be at least 1, got {candidates}")
     csv = out.with_suffix(".csv")
@@ -227,21 +211,6 @@ def eval_bach_chorales(
     console.print(f"wrote {out} and {csv} in {seconds:.0f}s")
 
 
-def benchmark_markdown(result: dict, n: int, style: str, candidates: int, seed: int, seconds: float) -> str:
-    from ..eval.report import markdown_table, summary
-
-    order = result["systems"]
-    chorales = summary(result["chorales"], order)
-    parts = [f"## Chorales: {result['composer']}, test split ({int(chorales['pieces'].max())} chorales)\n",
-             f"`mst eval bach-chorales --n {n} --style {style} --candidates {candidates} --seed {seed}` "
-             f"({seconds:.0f} s). P(style) is the judge's P({result['style_class']}).\n",
-             markdown_table(chorales)]
-    if result["melodies"]:
-        tunes = summary(result["melodies"], order)
-        parts += [f"\n## Melodies the model never saw ({int(tunes['pieces'].max())} tunes)\n", markdown_table(tunes)]
-    return "\n".join(parts)
-
-
 @judge_app.command("train")
 def judge_train(
     data: DataOpt = None,
@@ -252,7 +221,6 @@ def judge_train(
     """Train the style judge on the corpus' training split; report its test accuracy and confusion matrix."""
     from ..eval.judge import format_report, train_judge
 
-    console = _console()
     folder = _data(data)
     console.print(f"training the style judge on {folder} (training split) ...")
     report = train_judge(folder, out, min_pieces=min_pieces, force=force)

@@ -5,24 +5,17 @@ Columns: composer (as written, may be "A / B"), composers (tuple of names), titl
 """
 from __future__ import annotations
 
-import difflib
 import os
-import re
-import unicodedata
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import UserError
+from .names import find_name
 
 SPLITS = ("train", "validation", "test")
 BUNDLED_CSV = "music21-corpus.csv"
 MAESTRO_NAMES = ("maestro-v3.0.0.csv", "maestro-v3.0.0.json", "maestro-v2.0.0.csv", "maestro-v2.0.0.json")
-# Names people say that are ambiguous by surname alone but mean one composer to everybody.
-ALIASES = {
-    "bach": "Johann Sebastian Bach",
-    "js bach": "Johann Sebastian Bach",
-}
 REQUIRED = ("canonical_composer", "canonical_title", "split", "midi_filename", "duration")
 
 
@@ -72,53 +65,9 @@ def composers(catalog: pd.DataFrame) -> list[str]:
     return sorted({name for names in catalog["composers"] for name in names})
 
 
-def _normal(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"\s+", " ", re.sub(r"[^a-z ]", " ", text.lower())).strip()
-
-
-def _initials_match(query: list[str], full: list[str]) -> bool:
-    """"j s bach", "js bach" or "cpe bach" against "johann sebastian bach"."""
-    if len(query) < 2 or query[-1] != full[-1]:
-        return False
-    given = "".join(query[:-1])
-    return given == "".join(word[0] for word in full[:-1])[: len(given)] and len(given) == len(full) - 1
-
-
-def _closest(query: str, normal_names: dict[str, str], n: int = 3) -> list[str]:
-    def score(normal: str) -> float:
-        return max(difflib.SequenceMatcher(None, query, normal).ratio(),
-                   difflib.SequenceMatcher(None, query, normal.split()[-1]).ratio())
-
-    ranked = sorted(normal_names, key=score, reverse=True)
-    return [normal_names[k] for k in ranked[:n] if score(k) >= 0.5]
-
-
 def find_composer(catalog: pd.DataFrame, name: str) -> str:
     """The catalog's composer for a name people would use; a one-line UserError otherwise."""
-    names = [n for n in composers(catalog) if _normal(n)]
-    by_normal = {_normal(n): n for n in names}
-    query = _normal(name)
-    if not query:
-        raise UserError("empty composer name")
-    if query in by_normal:
-        return by_normal[query]
-    alias = ALIASES.get(query) or ALIASES.get(query.replace(" ", ""))
-    if alias and alias in names:
-        return alias
-    words = query.split()
-    candidates = [n for n in names if _initials_match(words, _normal(n).split())]
-    if not candidates:  # a surname, or the end of a name ("van beethoven")
-        candidates = [n for n in names if _normal(n).endswith(" " + query) or _normal(n).split()[-1] == query]
-    if not candidates:
-        candidates = [n for n in names if all(w in _normal(n).split() for w in words)]
-    if len(candidates) == 1:
-        return candidates[0]
-    if len(candidates) > 1:
-        raise UserError(f"composer '{name}' is ambiguous: {'; '.join(candidates[:6])}")
-    close = _closest(query, by_normal)
-    hint = f"; closest: {', '.join(close)}" if close else ""
-    raise UserError(f"unknown composer '{name}'{hint} (see `mst data composers`)")
+    return find_name(composers(catalog), name)
 
 
 def select(catalog: pd.DataFrame, composer: str | None = None, split: str | None = None) -> pd.DataFrame:

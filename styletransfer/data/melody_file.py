@@ -6,22 +6,16 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
 from ..errors import UserError
+from ..tokens.tokenizer import load_score
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
-
-
 MUSIC21_SUFFIXES = {".xml": "MusicXML", ".musicxml": "MusicXML", ".mxl": "MusicXML", ".abc": "ABC",
                     ".krn": "Humdrum kern"}
-
-
 PIANO_RANGE = (21, 108)
-
-
 MUSIC21_TPQ = 480
-
-
 MIN_SHARE = 0.25  # a track needs this share of the busiest track's notes to be taken as the melody
 
 
@@ -43,8 +37,6 @@ def read_melody(path: str | os.PathLike, track: int | None = None):
     outside the piano range 21..108 moved by octaves. Bad input (missing, unreadable, empty, no pitched
     notes, drums only, a bad ``track``) raises UserError.
     """
-    from symusic import Score
-
     path = Path(path)
     if not path.exists():
         raise UserError(f"file not found: {path}")
@@ -54,8 +46,6 @@ def read_melody(path: str | os.PathLike, track: int | None = None):
     if suffix in MUSIC21_SUFFIXES:
         source = _read_music21(path, MUSIC21_SUFFIXES[suffix])
     elif suffix in MIDI_SUFFIXES:
-        from ..tokens.tokenizer import load_score
-
         source = load_score(path)
     elif _starts_like_midi(path):  # MIDI content under another name (symusic goes by the suffix)
         try:
@@ -69,8 +59,6 @@ def read_melody(path: str | os.PathLike, track: int | None = None):
     notes = _top_line(source.tracks[index].notes, source.ticks_per_quarter)
     notes = _into_piano_range(notes)
     out = Score(source.ticks_per_quarter)
-    from symusic import Note, Track
-
     line = Track("Melody", program=0, is_drum=False)
     for time, duration, pitch, velocity in notes:
         line.notes.append(Note(time, duration, pitch, velocity))
@@ -175,12 +163,7 @@ def _into_piano_range(notes):
 
 def _read_music21(path: Path, fmt: str):
     """MusicXML / ABC / kern via music21 -> a symusic Score with one track per part."""
-    from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
-
-    try:
-        import music21
-    except ImportError:  # pragma: no cover - a dependency of the project
-        raise UserError(f"reading {fmt} needs music21 (pip install music21)") from None
+    import music21  # here, not at the top: 0.3 s that a MIDI melody (the common case) does not need
     try:
         parsed = music21.converter.parse(str(path))
     except Exception as exc:  # music21 raises many kinds of errors on bad files
@@ -255,10 +238,14 @@ def _pickup_shift(part) -> float:
     return 0.0
 
 
-def quiet_read_melody(path: Path):
-    """read_melody without its warnings (a chorale's top line is taken on purpose)."""
-    from .melody_file import read_melody
+def read_melody_noting(path: str | os.PathLike, track: int | None = None) -> tuple[Score, list[str]]:
+    """``read_melody``, and what it changed in the melody as one-line messages (its MelodyWarnings)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MelodyWarning)
+        score = read_melody(path, track=track)
+    return score, [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, MelodyWarning)]
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return read_melody(path)
+
+def quiet_read_melody(path: str | os.PathLike) -> Score:
+    """read_melody without its warnings (a chorale's top line is taken on purpose)."""
+    return read_melody_noting(path)[0]

@@ -25,8 +25,21 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..data.catalog import find_composer, load_catalog, select
 from ..data.melody_file import quiet_read_melody
 from ..errors import UserError
+from ..model.adapters import find_adapter
+from ..model.runs import adapter_composer, adapters, resolve_base
+from ..tokens.tokenizer import load_score
+from ..transfer.pipeline import harmonize, load_style
+from .baselines import harmonize as rule_based_triads
+from .judge import META_FILE, StyleJudge, train_judge
+from .metrics import (
+    histogram_distances,
+    notes_of,
+    pitch_class_histogram,
+    transfer_metrics,
+)
 
 RULE_BASED = "rule-based triads"
 
@@ -47,8 +60,6 @@ class Reference:
     def mean_distance(self, notes: np.ndarray, exclude: str | None = None) -> float:
         """Mean transposition-invariant L1 distance of ``notes``' histogram to each reference piece
         (``metrics.histogram_distances``), leaving out the title ``exclude``."""
-        from .metrics import histogram_distances, pitch_class_histogram
-
         h = pitch_class_histogram(notes)
         keep = np.array([t != exclude for t in self.titles])
         if h.sum() == 0 or not keep.any():
@@ -57,10 +68,6 @@ class Reference:
 
 
 def composer_reference(catalog: pd.DataFrame, composer: str, split: str = "test") -> Reference:
-    from ..data.catalog import select
-    from ..tokens.tokenizer import load_score
-    from .metrics import notes_of, pitch_class_histogram
-
     titles, hists = [], []
     for _, row in select(catalog, composer, split).iterrows():
         try:
@@ -77,8 +84,6 @@ def composer_reference(catalog: pd.DataFrame, composer: str, split: str = "test"
 def score_output(output, melody, reference: Reference | None, judge, style_class: str | None,
                  exclude: str | None = None) -> dict:
     """transfer_metrics + the mean pitch-class distance to the reference + the judge's P(style)."""
-    from .metrics import notes_of, transfer_metrics
-
     row = transfer_metrics(output, melody)
     row.pop("pitch_class_distance", None)
     row["pc_distance"] = reference.mean_distance(notes_of(output), exclude) if reference is not None else math.nan
@@ -88,8 +93,6 @@ def score_output(output, melody, reference: Reference | None, judge, style_class
 
 def load_or_train_judge(folder: Path, data: Path, say: Callable[[str], None] = print):
     """The style judge saved at ``folder``; trained there on ``data``'s training split when missing."""
-    from .judge import META_FILE, StyleJudge, train_judge
-
     if not (folder / META_FILE).exists():
         say(f"no style judge at {folder}: training one on {data} (about a minute)")
         train_judge(data, folder)
@@ -110,51 +113,31 @@ def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[
     for the rule-based harmonizer. One model load per system; each transfer samples ``candidates`` in one
     batch and keeps the best, as `mst transfer` does. For the system labelled ``ablate``, the same batch's
     best candidate by likelihood alone (``harmony_weight`` 0) is scored too, as "<label>, likelihood rank"."""
-    import torch
-
-    from ..model.adapters import load_styled
-    from ..model.runs import base_recipe, resolve_base
-    from ..transfer.accompany import transfer
-    from .baselines import harmonize
-
     base_dir = resolve_base(base)
-    sample_cfg = base_recipe(base_dir).transfer
     rows = []
     for name, _, original in melodies:
         if original is not None:
             rows.append({"piece": name, "system": ORIGINAL, **score_fn(name, original)})
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # batch-of-8 decoding: one thread is as fast and does not fight other work
-    try:
-        for label, style in systems:
-            model = tokenizer = None
-            if style is not None:
-                model, tokenizer, _ = load_styled(str(base_dir), style)
-            for k, (name, melody, _) in enumerate(melodies):
-                if style is None:
-                    output = harmonize(melody)
-                else:
-                    found = transfer(melody, model, tokenizer, candidates=candidates, seed=seed + k,
-                                     temperature=sample_cfg.temperature, top_k=sample_cfg.top_k,
-                                     top_p=sample_cfg.top_p, harmony_weight=sample_cfg.harmony_weight)
-                    output = found[0].score
-                    if label == ablate:
-                        by_likelihood = max(found, key=lambda c: c.log_likelihood - c.penalty).score
-                        rows.append({"piece": name, "system": f"{label}, likelihood rank",
-                                     **score_fn(name, by_likelihood)})
-                rows.append({"piece": name, "system": label, **score_fn(name, output)})
-                if progress is not None:
-                    progress(label)
-    finally:
-        torch.set_num_threads(threads)
+    for label, style in systems:
+        loaded = load_style(base_dir, style) if style is not None else None
+        for k, (name, melody, _) in enumerate(melodies):
+            if loaded is None:
+                output = rule_based_triads(melody)
+            else:
+                found = harmonize(melody, loaded, candidates, seed + k)
+                output = found[0].score
+                if label == ablate:
+                    by_likelihood = max(found, key=lambda c: c.log_likelihood - c.penalty).score
+                    rows.append({"piece": name, "system": f"{label}, likelihood rank",
+                                 **score_fn(name, by_likelihood)})
+            rows.append({"piece": name, "system": label, **score_fn(name, output)})
+            if progress is not None:
+                progress(label)
     return rows
 
 
 def pick_other_style(base: Path, style: str, other: str | None) -> str | None:
     """The comparison adapter: ``other`` if given, else the base's first adapter that is not ``style``'s."""
-    from ..model.adapters import find_adapter
-    from ..model.runs import adapters
-
     if other is not None:
         return find_adapter(base, other).name
     mine = find_adapter(base, style).name
@@ -166,11 +149,6 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
                   data: Path, judge_dir: Path, melodies_dir: Path | None, say: Callable[[str], None] = print,
                   progress: Callable[[str], None] | None = None) -> dict:
     """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}."""
-    from ..data.catalog import load_catalog, select
-    from ..model.adapters import find_adapter
-    from ..model.runs import resolve_base
-    from ..tokens.tokenizer import load_score
-
     base_dir = resolve_base(base)
     catalog = load_catalog(data)
     adapter = find_adapter(base_dir, style)  # unknown style: one line listing the adapters
@@ -227,10 +205,4 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
 
 def _adapter_composer(adapter: Path, catalog: pd.DataFrame) -> str:
     """The catalog composer an adapter was trained on (its finetune.json), else its folder name."""
-    import json
-
-    from ..data.catalog import find_composer
-
-    meta = adapter / "finetune.json"
-    name = json.loads(meta.read_text())["composer"] if meta.exists() else adapter.name.replace("-", " ")
-    return find_composer(catalog, name)
+    return find_composer(catalog, adapter_composer(adapter) or adapter.name.replace("-", " "))

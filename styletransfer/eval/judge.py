@@ -24,9 +24,18 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
+from sklearn import __version__ as sklearn_version
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
+from ..data.catalog import find_composer, load_catalog
 from ..errors import UserError
 from ..io import atomic_write_text, replace_dir
 from ..tokens.tokenizer import load_score
@@ -267,11 +276,6 @@ def extract_features(paths, workers: int | None = None) -> tuple[np.ndarray, np.
 
 
 def _candidates(workers: int | None) -> dict:
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     return {
         "logistic regression": lambda: make_pipeline(
             StandardScaler(), LogisticRegression(C=0.5, class_weight="balanced", max_iter=5000)),
@@ -292,14 +296,10 @@ def _labels(catalog: pd.DataFrame, classes: set[str]) -> np.ndarray:
 def _one_openmp_thread():
     """Gradient boosting's OpenMP threads spin badly on a busy machine (20x slower on two shared
     cores); the data is small, so one thread is as fast, and files are read in parallel anyway."""
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(limits=1, user_api="openmp")
 
 
 def _balanced_accuracy(y_true, y_pred) -> float:
-    from sklearn.metrics import balanced_accuracy_score
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # predicted classes absent from a small split's true labels
         return float(balanced_accuracy_score(y_true, y_pred))
@@ -320,9 +320,6 @@ class StyleJudge:
 
         Composers with fewer than ``min_pieces`` usable training pieces are pooled as "other".
         """
-        from sklearn import __version__ as sklearn_version
-        from sklearn.metrics import accuracy_score, confusion_matrix
-
         started = time.time()
         if catalog.empty:
             raise UserError("the catalog lists no pieces")
@@ -432,8 +429,6 @@ class StyleJudge:
 
     def class_for(self, composer: str) -> str:
         """The class a composer name means ("bach" -> "Johann Sebastian Bach"); UserError if not one."""
-        from ..data.catalog import find_composer
-
         self._check()
         if composer in self.classes:
             return composer
@@ -451,9 +446,6 @@ class StyleJudge:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write model.joblib and judge.json into ``folder`` (created; files replaced atomically)."""
-        import joblib
-        from sklearn import __version__ as sklearn_version
-
         self._check()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -467,9 +459,6 @@ class StyleJudge:
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "StyleJudge":
-        import joblib
-        from sklearn import __version__ as sklearn_version
-
         folder = Path(os.path.expanduser(str(folder)))
         hint = "(train one with `mst eval style-judge train`)"
         if not folder.is_dir():
@@ -505,8 +494,6 @@ def train_judge(data_folder: str | os.PathLike, out_folder: str | os.PathLike, m
 
     Refuses to replace an existing judge without ``force``; the folder appears complete or not at all.
     """
-    from ..data.catalog import load_catalog
-
     out = Path(os.path.expanduser(str(out_folder)))
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise UserError(f"{out} already exists (use --force to replace it)")

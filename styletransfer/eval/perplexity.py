@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.catalog import load_catalog
+from ..data.prepare import encode_files
 from ..errors import UserError
+from ..model.adapters import load_styled
+from ..tokens.tokenizer import bpe_encode_pieces, load_tokenizer, special_id
+from ..transfer.sampler import model_context
 
 
 @dataclass
@@ -29,9 +34,6 @@ class EncodedPiece:
 
 def encode_test_pieces(catalog: pd.DataFrame, tokenizer, split: str = "test", workers: int = 0) -> list[EncodedPiece]:
     """The split's pieces as model ids under ``tokenizer`` (unreadable or empty files are skipped)."""
-    from ..data.prepare import encode_files
-    from ..tokens.tokenizer import bpe_encode_pieces, special_id
-
     rows = catalog.index[catalog["split"] == split].tolist()
     if not rows:
         raise UserError(f"the catalog has no {split} pieces")
@@ -100,11 +102,6 @@ def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int 
                      progress=None, split: str = "test") -> pd.DataFrame:
     """Rows: composers with at least ``min_pieces`` pieces in ``split``; columns: pieces, tokens, then the
     loss under the base ("base") and under each style's adapter."""
-    from ..data.catalog import load_catalog
-    from ..model.adapters import load_styled
-    from ..tokens.tokenizer import load_tokenizer
-    from ..transfer.sampler import model_context
-
     catalog = load_catalog(data)
     tokenizer = load_tokenizer(base)
     pieces = encode_test_pieces(catalog, tokenizer, split=split, workers=workers)

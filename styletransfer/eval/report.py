@@ -64,8 +64,6 @@ def perplexity_markdown(table) -> str:
 
 
 def benchmark_markdown(result: dict, n: int, style: str, candidates: int, seed: int, seconds: float) -> str:
-    from .report import markdown_table, summary
-
     order = result["systems"]
     chorales = summary(result["chorales"], order)
     parts = [f"## Chorales: {result['composer']}, test split ({int(chorales['pieces'].max())} chorales)\n",

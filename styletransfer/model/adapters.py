@@ -1,9 +1,10 @@
-"""Styles and blends of styles: ``bach``, ``none``, or ``"bach=0.7,chopin=0.3"``.
+"""Adapters and blends: a base model with its style merged in (``load_styled``), for ``bach``, ``none`` or a
+blend ``"bach=0.7,chopin=0.3"``; an adapter found by slug or composer name (``find_adapter``).
 
 A blend loads every named LoRA adapter into one peft model, combines them with
 ``add_weighted_adapter(..., combination_type="cat")`` into an adapter named ``blend``, activates it and
-merges it into the base weights (``merge_and_unload``), so sampling runs on a plain transformers model (the
-fast decoder path in sampling.py) at no extra cost per token.
+merges it into the base weights (``merge_and_unload``), so sampling runs on a plain transformers model at no extra cost per
+token.
 
 Why ``cat``: it concatenates the adapters' low-rank factors, so the merged weight change is exactly
 ``sum_i w_i * delta_i`` (each adapter's own scaling kept). ``linear`` also scales both factors by
@@ -15,13 +16,18 @@ Weights are used as given, not normalized: ``bach=1,chopin=1`` applies both adap
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from peft import PeftModel
+
+from ..data.names import find_name
 from ..errors import UserError
+from ..tokens.tokenizer import load_tokenizer
+from .build import load_model
+from .runs import adapter_composer, adapters, check_vocabulary, resolve_base
 from .runs import slug as adapter_slug
 
 BLEND_ADAPTER = "blend"
@@ -93,8 +99,6 @@ def parse_style(text: str | None) -> Style:
 def resolve_style(base_dir: Path, style: Style) -> list[tuple[Path, float | None]]:
     """Each part's adapter folder (``generate.find_adapter``: slug or composer name; an unknown one lists the
     adapters), checked before any weights load. The same adapter twice is an error."""
-    from .adapters import find_adapter
-
     resolved: list[tuple[Path, float | None]] = []
     seen: dict[Path, str] = {}
     for name, weight in style.parts:
@@ -110,8 +114,6 @@ def apply_style(model, adapters: list[tuple[Path, float | None]]):
     """The model with the adapters merged in: one adapter as it is, several (or a weighted one) blended."""
     if not adapters:
         return model
-    from peft import PeftModel
-
     if len(adapters) == 1 and adapters[0][1] is None:
         return PeftModel.from_pretrained(model, str(adapters[0][0])).merge_and_unload()
     names = [f"style{i}" for i in range(len(adapters))]
@@ -144,39 +146,23 @@ def file_slug(style: Style) -> str:
 
 def find_adapter(base: Path, style: str) -> Path:
     """An adapter of ``base`` by slug or composer name ("bach", "J. S. Bach"...); lists them if unknown."""
-    from .runs import adapters, slug
-
     found = adapters(base)
-    if slug(style) in found:
-        return found[slug(style)]
-    by_surname = [folder for key, folder in found.items() if key.endswith("-" + slug(style))]
-    if len(by_surname) == 1:  # "bach" -> johann-sebastian-bach, without pandas' 0.4 s import
+    if adapter_slug(style) in found:
+        return found[adapter_slug(style)]
+    by_surname = [folder for key, folder in found.items() if key.endswith("-" + adapter_slug(style))]
+    if len(by_surname) == 1:  # "bach" -> johann-sebastian-bach
         return by_surname[0]
-    import pandas as pd
-
-    from ..data.catalog import find_composer
-    names = {}
-    for key, folder in found.items():
-        meta = folder / "finetune.json"
-        names[json.loads(meta.read_text())["composer"] if meta.exists() else key] = folder
+    names = {adapter_composer(folder) or key: folder for key, folder in found.items()}
     listing = ", ".join(sorted(found)) or "none (train one with `mst finetune --composer NAME`)"
-    if not names:
-        raise UserError(f"unknown style '{style}': adapters of {base}: {listing}")
     try:
-        composer = find_composer(pd.DataFrame({"composers": [(n,) for n in names]}), style)
+        return names[find_name(list(names), style)]
     except UserError:
         raise UserError(f"unknown style '{style}': adapters of {base}: {listing}") from None
-    return names[composer]
 
 
 def load_styled(base: str | None, style: str):
     """(model, tokenizer, base folder) with the style's adapter merged in ('none': the base alone; a blend
     "bach=0.7,chopin=0.3": the adapters combined, see blend.py)."""
-    from ..tokens.tokenizer import load_tokenizer
-    from .adapters import apply_style, parse_style, resolve_style
-    from .build import load_model
-    from .runs import check_vocabulary, resolve_base
-
     base_dir = resolve_base(base)
     # Every check before the model is loaded: a mistake is one line, not a load report and a traceback.
     adapters = resolve_style(base_dir, parse_style(style)) if style and style.strip() else []

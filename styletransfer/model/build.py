@@ -9,17 +9,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, PreTrainedModel
 
+from ..config import ModelConfig
 from ..errors import UserError
 from ..io import replace_dir
-
-if TYPE_CHECKING:  # only for the annotation: loading a model needs no recipe machinery
-    from ..config import ModelConfig
-
 
 # Files written by save_pretrained. Everything else in a run folder (tokenizer.json, recipe.yaml,
 # adapters/...) belongs to other steps and is carried over when a checkpoint is replaced.
@@ -100,30 +96,22 @@ def save_model(model: PreTrainedModel, folder: str | os.PathLike) -> Path:
         raise
 
 
-def _looks_like_hub_id(text: str) -> bool:
-    # 'name' or 'owner/name'; anything path-like ('./x', '/x', 'a/b/c', '~') is a local folder.
-    return not text.startswith((".", "/", "~")) and text.count("/") <= 1 and "\\" not in text
-
-
-def load_model(folder_or_hub_id: str | os.PathLike, device: str | torch.device = "cpu") -> PreTrainedModel:
-    """Load a saved run (or a Hub model id) in eval mode; only safetensors, never remote code."""
-    src = str(folder_or_hub_id)
+def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") -> PreTrainedModel:
+    """Load a saved run folder in eval mode; only safetensors, never remote code. (A Hub repo id is
+    downloaded to a folder first, by ``runs.resolve_base``.)"""
+    src = str(folder)
     path = Path(os.path.expanduser(src))
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise UserError(f"{src} is not an mst run (no config.json)")
-        if not any(path.glob("model*.safetensors")):
-            raise UserError(f"{src} has no model weights (model.safetensors)")
-    elif path.exists():
+    if path.is_file():
         raise UserError(f"{src} is a file, not a run folder")
-    elif not _looks_like_hub_id(src):
+    if not path.is_dir():
         raise UserError(f"{src}: no such run folder")
+    if not (path / "config.json").is_file():
+        raise UserError(f"{src} is not an mst run (no config.json)")
+    if not any(path.glob("model*.safetensors")):
+        raise UserError(f"{src} has no model weights (model.safetensors)")
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            str(path) if path.is_dir() else src, trust_remote_code=False, use_safetensors=True
-        )
+        model = AutoModelForCausalLM.from_pretrained(str(path), trust_remote_code=False, use_safetensors=True)
     except Exception as exc:  # noqa: BLE001 - OSError/ValueError/SafetensorError...: all mean "cannot load"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        where = "run folder" if path.is_dir() else "folder or Hugging Face Hub model"
-        raise UserError(f"cannot load model from {where} {src}: {first}") from None
+        raise UserError(f"cannot load model from run folder {src}: {first}") from None
     return model.to(device).eval()

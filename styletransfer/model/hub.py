@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from huggingface_hub import HfApi
+
 from ..errors import UserError
+from .runs import resolve_base
 
 
 def push_run(run: Path, repo: str, private: bool = False) -> str:
     """Upload weights, tokenizer, recipe, log and adapters; resumable checkpoints stay local."""
-    from huggingface_hub import HfApi
-
-    from .runs import resolve_base
-
     run = resolve_base(run)
     api = HfApi()
     try:

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM
 
+from ..config import ModelConfig, Recipe, save_recipe
 from ..errors import UserError
+from ..tokens.tokenizer import load_tokenizer
 from .build import _gpt2_config, save_model
 
 if TYPE_CHECKING:  # only for the annotation: loading a model needs no recipe machinery
@@ -76,15 +78,9 @@ def import_nanogpt(ckpt_path: str | os.PathLike, out_folder: str | os.PathLike, 
 
 def import_nanogpt_run(ckpt: Path, tokenizer_json: Path, out: Path, force: bool = False) -> Path:
     """A run folder (GPT-2 weights, tokenizer.json, recipe.yaml) from a nanoGPT ckpt.pt."""
-    from ..config import ModelConfig, Recipe, save_recipe
-    from ..tokens.tokenizer import load_tokenizer
-    from .nanogpt import import_nanogpt
-
     if (out / "config.json").exists() and not force:
         raise UserError(f"{out} already holds a model (use --force to replace it)")
     tokenizer = load_tokenizer(tokenizer_json)
-    from transformers import AutoConfig
-
     import_nanogpt(ckpt, out, vocab_size=len(tokenizer))
     shutil.copyfile(tokenizer_json if tokenizer_json.is_file() else tokenizer_json / "tokenizer.json", out / "tokenizer.json")
     c = AutoConfig.from_pretrained(out)

@@ -1,4 +1,14 @@
-"""Run folders: where a base model lives (a local folder, a Hub repo, or the shipped default)."""
+"""Run folders: where a base model lives (a local folder, a Hub repo, or the shipped default), and the name
+of every file in one.
+
+    config.json, model.safetensors   the model (transformers' save_pretrained)
+    tokenizer.json                   miditok's tokenizer
+    recipe.yaml                      the resolved recipe it was trained with
+    metrics.jsonl                    one JSON object per log/eval step
+    checkpoints/checkpoint-N/        resumable Trainer state (complete iff trainer_state.json parses)
+    adapters/<composer-slug>/        LoRA adapters: adapter_config.json, adapter_model.safetensors,
+                                     finetune.json (composer, losses), recipe.yaml, metrics.jsonl
+"""
 from __future__ import annotations
 
 import json
@@ -8,23 +18,32 @@ import shutil
 import unicodedata
 from pathlib import Path
 
+from huggingface_hub import snapshot_download
+
+from ..config import load_recipe
 from ..errors import UserError
+from ..tokens.tokenizer import TOKENIZER_FILE
 
 SHIPPED = Path(__file__).resolve().parent.parent / "pretrained" / "default"
-
-
 DEFAULT_RUN = Path("runs/base")
-
-
+MODEL_CONFIG = "config.json"
+RECIPE_FILE = "recipe.yaml"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
 ADAPTERS = "adapters"
+ADAPTER_CONFIG = "adapter_config.json"
+FINETUNE_FILE = "finetune.json"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
 
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+def is_hub_id(text: str) -> bool:
+    """'owner/name' as the Hub spells repo ids (a path that does not exist locally may be one)."""
+    return bool(HUB_ID.match(text))
 
 
 def default_base() -> Path:
     """runs/base when the user has trained one, else the model shipped in the package."""
-    return DEFAULT_RUN if (DEFAULT_RUN / "config.json").exists() else SHIPPED
+    return DEFAULT_RUN if (DEFAULT_RUN / MODEL_CONFIG).exists() else SHIPPED
 
 
 def resolve_base(base: str | os.PathLike | None) -> Path:
@@ -33,16 +52,14 @@ def resolve_base(base: str | os.PathLike | None) -> Path:
         path = default_base()
     else:
         path = Path(os.path.expanduser(str(base)))
-        if not path.exists() and HUB_ID.match(str(base)):
-            from huggingface_hub import snapshot_download
-
+        if not path.exists() and is_hub_id(str(base)):
             try:
                 path = Path(snapshot_download(str(base), allow_patterns=["*.json", "*.safetensors", "*.yaml", "*.jsonl"]))
             except Exception as exc:
                 raise UserError(f"could not download '{base}' from the Hub ({type(exc).__name__})") from None
     if not path.is_dir():
         raise UserError(f"base model not found: {path}")
-    missing = [name for name in ("config.json", "tokenizer.json") if not (path / name).exists()]
+    missing = [name for name in (MODEL_CONFIG, TOKENIZER_FILE) if not (path / name).exists()]
     if missing:
         raise UserError(f"{path} is not an mst run (missing {', '.join(missing)})")
     return path
@@ -51,9 +68,7 @@ def resolve_base(base: str | os.PathLike | None) -> Path:
 def base_recipe(base: Path, overrides: list[str] | None = None):
     """The recipe a run was trained with (its recipe.yaml; the default recipe for a run without one),
     with ``--set`` overrides: its sampling and transfer settings go with the model."""
-    from ..config import load_recipe
-
-    path = base / "recipe.yaml"
+    path = base / RECIPE_FILE
     return load_recipe(path if path.exists() else None, overrides)
 
 
@@ -62,7 +77,13 @@ def adapters(base: Path) -> dict[str, Path]:
     folder = base / ADAPTERS
     if not folder.is_dir():
         return {}
-    return {p.name: p for p in sorted(folder.iterdir()) if (p / "adapter_config.json").exists()}
+    return {p.name: p for p in sorted(folder.iterdir()) if (p / ADAPTER_CONFIG).exists()}
+
+
+def adapter_composer(adapter: Path) -> str | None:
+    """The composer an adapter was trained on (its finetune.json), None when it does not say."""
+    meta = adapter / FINETUNE_FILE
+    return json.loads(meta.read_text(encoding="utf-8"))["composer"] if meta.exists() else None
 
 
 def slug(name: str) -> str:
@@ -76,19 +97,13 @@ def check_vocabulary(model, tokenizer, where: Path) -> None:
     transformers' multi-line load report)."""
     if isinstance(model, (str, os.PathLike)):
         try:
-            vocab = json.loads((Path(model) / "config.json").read_text(encoding="utf-8")).get("vocab_size")
+            vocab = json.loads((Path(model) / MODEL_CONFIG).read_text(encoding="utf-8")).get("vocab_size")
         except (OSError, ValueError, AttributeError):
             return  # unreadable: load_model says so
     else:
         vocab = model.config.vocab_size
     if vocab is not None and vocab != len(tokenizer):
         raise UserError(f"{where}: the model's vocabulary ({vocab}) does not match its tokenizer ({len(tokenizer)})")
-
-
-METRICS_FILE = "metrics.jsonl"
-
-
-CHECKPOINTS = "checkpoints"
 
 
 def _is_complete(path: Path) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from symusic import Note, Score, Track
 
+from ..eval.metrics import notes_of, pitch_consistency
 from ..tokens.tokenizer import decode_ids
 from .plan import MelodyPlan
 
@@ -39,8 +40,6 @@ class Candidate:
 def melody_consonance(score: Score) -> float:
     """PCS (``metrics``) of a candidate's melody track against its accompaniment track; 0 when no
     accompaniment sounds with the melody."""
-    from ..eval.metrics import notes_of, pitch_consistency
-
     tpq = score.ticks_per_quarter
     value = pitch_consistency(notes_of(score.tracks[0], tpq), notes_of(score.tracks[1], tpq))
     return 0.0 if math.isnan(value) else value

@@ -1,0 +1,78 @@
+"""`mst transfer`: a melody played in a composer's style."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from .app import BaseOpt, SetOpt, StyleOpt, app, console, print_warnings
+
+
+@app.command()
+def transfer(
+    melody: Annotated[Path, typer.Argument(help="melody file: MIDI, MusicXML, ABC or Humdrum kern")],
+    style: StyleOpt = None,
+    base: BaseOpt = None,
+    candidates: Annotated[int, typer.Option(help="accompaniments sampled in one batch; the best is kept")] = 8,
+    seed: Annotated[Optional[int], typer.Option(help="random seed (default: the recipe's sample.seed)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="output MIDI (default: <melody stem>.<style>.mid here)")] = None,
+    track: Annotated[Optional[int], typer.Option(help="take the melody from this track/part (0-based; default: the highest line)")] = None,
+    wav: Annotated[bool, typer.Option("--wav", help="also render a WAV (needs fluidsynth and a GM soundfont)")] = False,
+    keep_all: Annotated[bool, typer.Option("--keep-all", help="also write every candidate as <out>.cand-K.mid (best first)")] = False,
+    force: Annotated[bool, typer.Option(help="overwrite existing output files")] = False,
+    set_: SetOpt = None,
+):
+    """Play a melody in a composer's style: the melody kept note for note, an accompaniment written under it.
+
+    Writes <melody>.<style>.mid (tracks Melody and Accompaniment, the input's tempo and time signature) and a
+    piano roll <melody>.<style>.png; --wav adds audio. Sampling and ranking settings come from the base's
+    recipe (--set transfer.temperature=0.9, transfer.top_p=..., transfer.top_k=..., transfer.harmony_weight=...;
+    the seed: sample.seed or --seed).
+    """
+    from ..transfer.pipeline import TransferRequest
+
+    request = TransferRequest(melody, style, base, candidates, seed, out, track, wav, keep_all, force, list(set_ or []))
+    report_transfer(request)
+
+
+def report_transfer(request) -> None:
+    """Run the transfer pipeline with a progress bar, then print its candidates and files (also quickstart's last step)."""
+    from ..transfer.pipeline import run_transfer
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("loading the model", total=None)
+        result = run_transfer(
+            request, progress=lambda done, total: progress.update(task, completed=done, total=total),
+            on_loaded=lambda _: progress.update(task, description=f"sampling {request.candidates} candidates"),
+            on_melody=print_warnings)
+    files = result.files
+    table = Table(title=f"{len(result.candidates)} candidates, {result.label} (seed {result.seed})")
+    for column in ("rank", "score", "log-likelihood", "consonance", "penalty", "accompaniment notes"):
+        table.add_column(column, justify="right")
+    if files.candidates:
+        table.add_column("file")
+    for k, candidate in enumerate(result.candidates):
+        row = [str(k + 1), f"{candidate.rank_score:.3f}", f"{candidate.log_likelihood:.3f}",
+               f"{candidate.consonance:.3f}", f"{candidate.penalty:g}", str(candidate.accompaniment_notes)]
+        table.add_row(*row, *([str(files.candidates[k])] if files.candidates else []))
+    console.print(table)
+    best = result.candidates[0]
+    console.print(f"wrote {files.midi}  (best candidate: Melody track, {len(best.score.tracks[0].notes)} notes; "
+                  f"Accompaniment track, {best.accompaniment_notes} notes)", soft_wrap=True)
+    console.print(f"wrote {files.png}  (piano roll, melody in red)", soft_wrap=True)
+    if files.wav is not None:
+        console.print(f"wrote {files.wav}  (audio)", soft_wrap=True)
+    if files.candidates:
+        console.print(f"wrote {len(files.candidates)} candidates: {files.candidates[0]} ... {files.candidates[-1]}",
+                      soft_wrap=True)
+    console.print(f"done in {result.seconds:.1f}s (model {result.load_seconds:.1f}s, sampling {result.sample_seconds:.1f}s)")

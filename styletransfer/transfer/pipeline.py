@@ -1,0 +1,200 @@
+"""The one transfer pipeline: a melody file in, the harmonized files out.
+
+``run_transfer(TransferRequest(...))`` is what `mst transfer`, `mst quickstart` (and the studio) call; the
+evaluation calls its two inner steps, ``load_style`` and ``harmonize``, once per system and melody.
+
+    request  ->  check every input and output name (nothing is loaded or written on a mistake)
+             ->  read the melody file                      data/melody_file.py
+             ->  load the base model + style adapter(s)    model/adapters.py
+             ->  sample candidates under the constraint    transfer/accompany.py (one thread on CPU)
+             ->  rank them, write the best                 transfer/ranking.py, render.py
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from symusic import Score
+from transformers.utils import logging as hf_logging
+
+from ..config import Recipe
+from ..data.melody_file import read_melody_noting
+from ..errors import UserError
+from ..io import atomic_write_bytes, refuse_to_overwrite
+from ..model.adapters import (
+    Style,
+    file_slug,
+    load_styled,
+    parse_style,
+    resolve_style,
+    style_label,
+)
+from ..model.runs import base_recipe, resolve_base
+from ..render import INSTALL_HINT, SOUNDFONT, piano_roll, render_wav
+from .accompany import transfer as accompany
+from .ranking import Candidate
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+@dataclass(frozen=True)
+class OutputFiles:
+    """Every file one transfer writes."""
+
+    midi: Path
+    png: Path
+    wav: Path | None = None  # only with --wav
+    candidates: tuple[Path, ...] = ()  # only with --keep-all, best first
+
+    @property
+    def all(self) -> list[Path]:
+        return [self.midi, self.png, *([self.wav] if self.wav else []), *self.candidates]
+
+
+def output_files(melody: Path, style_slug: str, out: Path | None = None, wav: bool = False,
+                 keep_all: bool = False, candidates: int = 0) -> OutputFiles:
+    """``<melody stem>.<style>.mid`` here unless ``out`` says otherwise; the PNG, WAV and candidates beside it."""
+    out = Path(out) if out is not None else Path(f"{melody.stem}.{style_slug}.mid")
+    is_midi = out.suffix.lower() in MIDI_SUFFIXES
+    suffix = out.suffix if is_midi else ".mid"
+    stem = out.name[: -len(out.suffix)] if is_midi else out.name
+    return OutputFiles(
+        midi=out, png=out.with_name(f"{stem}.png"), wav=out.with_name(f"{stem}.wav") if wav else None,
+        candidates=tuple(out.with_name(f"{stem}.cand-{k}{suffix}") for k in range(1, candidates + 1)) if keep_all else ())
+
+
+@dataclass
+class TransferRequest:
+    """What `mst transfer` was asked for (its options, one for one)."""
+
+    melody: Path
+    style: str | None
+    base: str | None = None
+    candidates: int = 8
+    seed: int | None = None  # None: the base recipe's sample.seed
+    out: Path | None = None
+    track: int | None = None
+    wav: bool = False
+    keep_all: bool = False
+    force: bool = False
+    overrides: list[str] = field(default_factory=list)  # --set section.key=value
+
+
+@dataclass
+class LoadedStyle:
+    """A base model with its style merged in, and the recipe its transfer settings come from."""
+
+    model: object
+    tokenizer: object
+    base_dir: Path
+    style: Style
+    label: str  # 'johann-sebastian-bach', '0.7 a + 0.3 b', 'base model'
+    recipe: Recipe
+
+
+@dataclass
+class TransferResult:
+    files: OutputFiles
+    candidates: list[Candidate]  # best first; candidates[0] is what files.midi holds
+    label: str
+    seed: int
+    melody_warnings: list[str]
+    load_seconds: float
+    sample_seconds: float
+    seconds: float
+
+
+def load_style(base: str | Path | None, style: str, overrides: list[str] | None = None) -> LoadedStyle:
+    """The model for ``style`` (an adapter, a blend or 'none'), every name checked before weights load."""
+    base_dir = resolve_base(base)
+    parsed = parse_style(style)
+    adapters = resolve_style(base_dir, parsed)
+    recipe = base_recipe(base_dir, overrides)  # a bad --set fails before the model loads
+    hf_logging.disable_progress_bar()  # the weight-loading bar of a 20 MB model is noise
+    model, tokenizer, _ = load_styled(base_dir, style)
+    return LoadedStyle(model, tokenizer, base_dir, parsed, style_label(parsed, adapters), recipe)
+
+
+@contextmanager
+def decoding_threads(model):
+    """One torch thread while decoding on CPU, restored after.
+
+    One token at a time for a batch of 8 is a string of tiny matmuls: on CPU one thread is as fast, and
+    far faster when the other cores are busy (the shipped model on Happy Birthday, 2 busy cores: 8.6 s
+    with one thread, 50 s with two, whose OpenMP barriers wait on descheduled threads)."""
+    threads = torch.get_num_threads()
+    if next(model.parameters()).device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def harmonize(melody: Score, loaded: LoadedStyle, candidates: int, seed: int,
+              progress: Callable[[int, int], None] | None = None, **settings) -> list[Candidate]:
+    """``candidates`` accompaniments of ``melody``, best first, with the recipe's transfer settings
+    (``settings`` overrides single ones, e.g. ``harmony_weight=0`` for an ablation)."""
+    chosen = {**loaded.recipe.transfer.model_dump(), **settings}
+    with decoding_threads(loaded.model):
+        return accompany(melody, loaded.model, loaded.tokenizer, candidates=candidates, seed=seed,
+                         progress=progress, **chosen)
+
+
+def check_wav_tools() -> None:
+    if shutil.which("fluidsynth") is None:
+        raise UserError(f"--wav needs the fluidsynth program: {INSTALL_HINT}")
+    if not SOUNDFONT.exists():
+        raise UserError(f"--wav needs a General MIDI soundfont ({SOUNDFONT} is missing): {INSTALL_HINT}")
+
+
+def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] | None = None,
+                 on_melody: Callable[[list[str]], None] | None = None,
+                 on_loaded: Callable[[LoadedStyle], None] | None = None) -> TransferResult:
+    """Melody file -> written MIDI, piano roll (and WAV, candidates). Every check first: a mistake is a
+    UserError before anything is loaded or written. ``on_melody(warnings)`` hears what the reader changed
+    in the melody as soon as it is read, ``on_loaded`` that the model is ready, ``progress(bars_done,
+    bars)`` how the sampling goes."""
+    started = time.perf_counter()
+    if request.candidates < 1:
+        raise UserError(f"--candidates must be at least 1, got {request.candidates}")
+    if request.style is None:
+        raise UserError("give --style NAME (an adapter of the base, e.g. bach), a blend "
+                        "(bach=0.7,chopin=0.3) or --style none")
+    style = parse_style(request.style)
+    files = output_files(request.melody, file_slug(style), request.out, request.wav, request.keep_all,
+                         request.candidates)
+    melody_path = request.melody
+    if melody_path.exists() and any(p.exists() and p.samefile(melody_path) for p in files.all):
+        raise UserError(f"the output would overwrite the melody {melody_path}: choose another --out")
+    refuse_to_overwrite(files.all, request.force)
+    if request.wav:
+        check_wav_tools()
+    melody, warnings = read_melody_noting(melody_path, request.track)
+    if on_melody is not None:
+        on_melody(warnings)
+
+    loading = time.perf_counter()
+    loaded = load_style(request.base, request.style, request.overrides)
+    load_seconds = time.perf_counter() - loading
+    seed = loaded.recipe.sample.seed if request.seed is None else request.seed
+    if on_loaded is not None:
+        on_loaded(loaded)
+    sampling = time.perf_counter()
+    results = harmonize(melody, loaded, request.candidates, seed, progress)
+    sample_seconds = time.perf_counter() - sampling
+
+    best = results[0].score
+    atomic_write_bytes(files.midi, best.dumps_midi())
+    piano_roll(best, files.png, melody_track=0, title=f"{melody_path.name}: {loaded.label}")
+    if files.wav is not None:
+        render_wav(best, files.wav)
+    for path, candidate in zip(files.candidates, results):
+        atomic_write_bytes(path, candidate.score.dumps_midi())
+    return TransferResult(files, results, loaded.label, seed, warnings, load_seconds, sample_seconds,
+                          time.perf_counter() - started)

@@ -1,0 +1,2 @@
+"""Evaluation: metrics of a harmonization, key finding, the style judge, the rule-based baseline,
+per-composer perplexity, the Bach chorale benchmark and its report."""

@@ -7,10 +7,10 @@ the adapter), keeps their top line (the soprano) as the melody, and harmonizes i
 - ``mst <style>``: the composer's adapter (``--style bach``), the system under test;
 - ``mst base``: the base model without adapter;
 - ``mst <other>``: another composer's adapter;
-- ``rule-based triads``: ``baselines.harmonize``;
+- ``rule-based triads``: ``eval/baselines.harmonize``;
 - and, for the chorales, the composer's own harmonization (the original file).
 
-Every output is scored with ``metrics.transfer_metrics`` plus two style measures: the mean
+Every output is scored with ``eval/metrics.transfer_metrics`` plus two style measures: the mean
 pitch-class-histogram distance to the composer's test pieces (leaving out the piece itself) and the
 style judge's P(composer). The same systems run on melodies the model never saw (``data/melodies``:
 Happy Birthday, other tunes and Essen folk songs), where there is no original.

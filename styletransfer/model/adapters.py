@@ -162,7 +162,7 @@ def find_adapter(base: Path, style: str) -> Path:
 
 def load_styled(base: str | None, style: str):
     """(model, tokenizer, base folder) with the style's adapter merged in ('none': the base alone; a blend
-    "bach=0.7,chopin=0.3": the adapters combined, see blend.py)."""
+    "bach=0.7,chopin=0.3": the adapters combined, see the module docstring)."""
     base_dir = resolve_base(base)
     # Every check before the model is loaded: a mistake is one line, not a load report and a traceback.
     adapters = resolve_style(base_dir, parse_style(style)) if style and style.strip() else []

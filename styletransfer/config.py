@@ -26,7 +26,7 @@ PROJECT_ROOT = PACKAGE_DIR.parent
 # The checkout the package runs from (an editable install or the source tree), None when it is
 # installed from a wheel: the bundled data (data/music21, data/melodies) lives in the repository only.
 CHECKOUT: Path | None = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").is_file() else None
-BUNDLED = {"data/music21": "the bundled corpus", "data/melodies": "the bundled melodies"}
+BUNDLED = {"data/music21": "the bundled corpus ships", "data/melodies": "the bundled melodies ship"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -256,7 +256,7 @@ def save_recipe(recipe: Recipe, folder: str | os.PathLike, name: str = "recipe.y
 
 
 def _bundled(path: Path) -> tuple[str, str] | None:
-    """(folder, what) when a relative path names the bundled data (data/music21, data/melodies or in them)."""
+    """(folder, what ships) when a relative path names the bundled data (data/music21, data/melodies or in them)."""
     for folder, what in BUNDLED.items():
         parts = Path(folder).parts
         if path.parts[: len(parts)] == parts:
@@ -287,5 +287,5 @@ def resolve_data_path(path: str | os.PathLike, missing_ok: bool = False) -> Path
     if bundled is None or missing_ok:
         return p
     folder, what = bundled
-    raise UserError(f"{p}: {what} ({folder}) ships with the mst repository, not the installed package, and "
-                    f"{Path.cwd()} has no {folder}: run mst from a clone of the repository, {_BUNDLED_HINT[folder]}")
+    raise UserError(f"{p}: {what} with the mst repository, not the installed package, and {Path.cwd()} holds "
+                    f"no {folder}: run mst in a clone of the repository, {_BUNDLED_HINT[folder]}")

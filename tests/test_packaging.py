@@ -108,5 +108,5 @@ def test_installed_from_the_wheel_it_runs_away_from_the_checkout(wheel, tmp_path
                           capture_output=True, text=True, timeout=120)
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert lines[0].startswith("mst: error: data/music21: the bundled corpus")
-    assert "clone of the repository" in lines[0] and "data.path=" in lines[0]
+    assert lines[0].startswith("mst: error: data/music21: the bundled corpus ships with the mst repository")
+    assert "run mst in a clone of the repository" in lines[0] and "data.path=" in lines[0]

@@ -236,8 +236,8 @@ def test_bundled_data_from_an_installed_package(tmp_path, monkeypatch):
         with pytest.raises(UserError) as exc:
             resolve_data_path(path)
         message = str(exc.value)
-        assert "ships with the mst repository, not the installed package" in message and hint in message
-        assert "clone" in message and "\n" not in message
+        assert "with the mst repository, not the installed package" in message and hint in message
+        assert "run mst in a clone of the repository" in message and "\n" not in message
         assert resolve_data_path(path, missing_ok=True) == Path(path)
     # paths that are not the bundled data come back as given, absolute or not, present or not
     assert resolve_data_path("mine/corpus") == Path("mine/corpus")

@@ -1,14 +1,20 @@
 """The catalog: Maestro folders (.csv and .json), joint composers, per-split tables, composer lookup."""
 from __future__ import annotations
 
+import json
+import re
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from conftest import BAD, GOOD, PIECES
-from styletransfer.data.catalog import composer_table, composers, find_composer, load_catalog, select, split_composers
+from styletransfer.data.catalog import (canonical_name, composer_table, composers, find_composer, load_catalog, select,
+                                        split_composers)
 from styletransfer.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ALL_COMPOSERS = ["Carl Philipp Emanuel Bach", "Claude Debussy", "Ferruccio Busoni", "Franz Liszt",
                  "Franz Schubert", "Frédéric Chopin", "Johann Sebastian Bach", "Ludwig van Beethoven"]
@@ -46,6 +52,9 @@ def test_load_maestro_json(maestro_json_dir, maestro_dir, catalog):
 def test_joint_composers(catalog):
     assert split_composers("Johann Sebastian Bach / Ferruccio Busoni") == ("Johann Sebastian Bach", "Ferruccio Busoni")
     assert split_composers(" Franz Liszt ") == ("Franz Liszt",)
+    assert split_composers("Franz Liszt/ Ferruccio Busoni") == ("Franz Liszt", "Ferruccio Busoni")
+    # a slash inside a name (a manuscript's shelf marks) is no joint work
+    assert split_composers("Gratiosus I-Pu 684/1475?") == ("Gratiosus I-Pu 684/1475?",)
     joint = catalog[catalog["title"] == "Chaconne in D Minor"].iloc[0]
     assert joint["composer"] == "Johann Sebastian Bach / Ferruccio Busoni"
     assert joint["composers"] == ("Johann Sebastian Bach", "Ferruccio Busoni")
@@ -190,3 +199,107 @@ def test_bad_metadata(tmp_path):
     (tmp_path / "maestro-v3.0.0.json").write_bytes(b"\x00{not json")
     with pytest.raises(UserError, match="unreadable metadata"):
         load_catalog(tmp_path)
+
+
+# ---------------------------------------------------------------- prepared folders
+
+def test_prepared_folder_reads_its_catalog_csv(prepared, maestro_dir, catalog):
+    """A folder made by `mst data prepare` is read from the catalog.csv its cache was built from."""
+    _, out, _ = prepared
+    assert (out / "catalog.csv").exists() and not (out / "maestro-v3.0.0.csv").exists()
+    table = load_catalog(out)
+    assert table.attrs["read_from"] == str(out / "catalog.csv")
+    assert list(table.columns) == list(catalog.columns)
+    for column in ("composer", "title", "split", "midi", "composers"):
+        assert table[column].tolist() == catalog[column].tolist(), column
+    assert table["duration"].round(6).tolist() == catalog["duration"].round(6).tolist()
+    assert composer_table(table).equals(composer_table(catalog))
+    assert find_composer(table, "busoni") == "Ferruccio Busoni"
+
+
+def test_prepared_folder_needs_no_source(tmp_path):
+    """The table is what the cache holds: the source named in the manifest is not read (it may be gone)."""
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "manifest.json").write_text('{"source": "%s"}' % (tmp_path / "gone"))
+    pd.DataFrame({"composer": ["A Composer", "A Composer / B Composer"], "title": ["a", "ab"],
+                  "split": ["train", "test"], "midi": ["gone/a.mid", "gone/ab.mid"], "duration": [60.0, 30.0],
+                  "composers": ["A Composer", "A Composer / B Composer"]}).to_csv(tmp_path / "catalog.csv", index=False)
+    table = load_catalog(tmp_path)
+    assert table["composers"].tolist() == [("A Composer",), ("A Composer", "B Composer")]
+    assert table["midi"].tolist() == ["gone/a.mid", "gone/ab.mid"]
+    assert composer_table(table).set_index("composer")["test_pieces"].to_dict() == {"A Composer": 1, "B Composer": 1}
+
+
+def test_bad_prepared_catalog_is_one_line(tmp_path):
+    (tmp_path / "catalog.csv").write_text("composer,title\nA,a\n")
+    with pytest.raises(UserError) as exc:
+        load_catalog(tmp_path)
+    assert str(exc.value) == f"{tmp_path / 'catalog.csv'}: missing columns split, midi, duration"
+    (tmp_path / "catalog.csv").write_text("composer,title,split,midi,duration\nA,a,dev,a.mid,1\n")
+    with pytest.raises(UserError, match="unknown split values \\['dev'\\]"):
+        load_catalog(tmp_path)
+
+
+def test_no_metadata_names_the_prepared_catalog_too(tmp_path):
+    with pytest.raises(UserError) as exc:
+        load_catalog(tmp_path)
+    assert "catalog.csv" in str(exc.value) and "\n" not in str(exc.value)
+
+
+# ---------------------------------------------------------------- spelling variants of one name
+
+VITRY = "Philippe de Vitry (1291-1361)"
+
+
+def test_canonical_name():
+    for variant in ("Philippe de Vitry (1291 - 1361)", "Philippe de Vitry (1291 -1361)", "Philippe de Vitry (1291- 1361)",
+                    "Philippe de Vitry ( 1291–1361 )", " Philippe  de\u00a0Vitry (1291 \u2014 1361)", VITRY):
+        assert canonical_name(variant) == VITRY, variant
+    decomposed = unicodedata.normalize("NFD", "Frédéric Chopin")
+    assert decomposed != "Frédéric Chopin" and canonical_name(decomposed) == "Frédéric Chopin"
+    # names already spelled so are left alone
+    for name in ("Jean-Philippe Rameau", "Johannes Ciconia (opus dubium)", "Anonymous I-Pu 1475", "J. S. Bach",
+                 "Trecento (various)", "Mediolano ? 324"):
+        assert canonical_name(name) == name
+    assert canonical_name(canonical_name(" A  -  B ( c ) ")) == canonical_name(" A  -  B ( c ) ") == "A-B (c)"
+
+
+def test_spelling_variants_are_one_composer(tmp_path):
+    names = ["Philippe de Vitry (1291 - 1361)", "Philippe de Vitry (1291 -1361)", VITRY,
+             "Johann Sebastian Bach / Philippe de Vitry (1291 - 1361)", unicodedata.normalize("NFD", "Frédéric Chopin"),
+             "Frédéric Chopin", "Franz  Liszt", "Franz Liszt /Ferruccio Busoni", "Gratiosus I-Pu 684/1475?"]
+    pd.DataFrame({
+        "canonical_composer": names, "canonical_title": [f"t{i}" for i in range(len(names))],
+        "split": ["train", "train", "test", "validation", "train", "test", "train", "train", "train"],
+        "midi_filename": ["x.midi"] * len(names), "duration": [360.0] * len(names),
+    }).to_csv(tmp_path / "maestro-v3.0.0.csv", index=False)
+    catalog = load_catalog(tmp_path)
+    assert composers(catalog) == ["Ferruccio Busoni", "Franz Liszt", "Frédéric Chopin", "Gratiosus I-Pu 684/1475?",
+                                  "Johann Sebastian Bach", VITRY]
+    assert catalog["composer"].tolist()[:4] == [VITRY, VITRY, VITRY, f"Johann Sebastian Bach / {VITRY}"]
+    assert catalog["composer"].tolist()[7] == "Franz Liszt / Ferruccio Busoni"  # joined as Maestro writes it
+    table = composer_table(catalog).set_index("composer")
+    assert table.loc[VITRY, ["pieces", "train_pieces", "validation_pieces", "test_pieces"]].tolist() == [4, 2, 1, 1]
+    assert table.loc[VITRY, "hours"] == pytest.approx(0.4)
+    assert table.loc["Frédéric Chopin", "pieces"] == 2 and table.loc["Franz Liszt", "pieces"] == 2
+    # any spelling finds the one composer; before the merge "vitry" was ambiguous
+    for query in ("vitry", "Philippe de Vitry (1291 - 1361)", VITRY, "philippe de vitry"):
+        assert find_composer(catalog, query) == VITRY
+    assert len(select(catalog, VITRY)) == 4
+
+
+def test_bundled_corpus_has_one_spelling_per_composer():
+    """The real list: no two composers differ only in case, spacing or punctuation, no part of a name
+    ("1475?", "I-Fol.") is a composer, and the names the shipped adapters use are unchanged."""
+    catalog = load_catalog(ROOT / "data" / "music21")
+    names = composers(catalog)
+    keys = [re.sub(r"[\W_]", "", name.casefold()) for name in names]
+    assert len(set(keys)) == len(keys), sorted(n for n, k in zip(names, keys) if keys.count(k) > 1)
+    assert VITRY in names
+    assert "1475?" not in names and "I-Fol." not in names and "Gratiosus I-Pu 684/1475?" in names
+    table = composer_table(catalog).set_index("composer")
+    assert table.loc[VITRY, "pieces"] == 4
+    assert table["pieces"].sum() == len(catalog)  # the bundled corpus has no joint works
+    for finetune in sorted((ROOT / "styletransfer" / "pretrained" / "default" / "adapters").glob("*/finetune.json")):
+        name = json.loads(finetune.read_text())["composer"]
+        assert name in names and canonical_name(name) == name and find_composer(catalog, name) == name

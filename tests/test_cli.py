@@ -1,11 +1,14 @@
 """The `mst` command: data prepare / composers on the fixture, and one-line errors with exit status 2."""
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from rich.console import Console
@@ -15,10 +18,12 @@ from styletransfer import cli
 from styletransfer.tokens import tokenizer as tk
 from styletransfer.config import load_recipe
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def run_main(args, capsys, monkeypatch):
+
+def run_main(args, capsys, monkeypatch, width=250):
     """cli.main in-process: (exit code, stdout, stderr)."""
-    use_console(monkeypatch, width=250, force_terminal=False, color_system=None)
+    use_console(monkeypatch, width=width, force_terminal=False, color_system=None)
     with pytest.raises(SystemExit) as exc:
         cli.main(args)
     out, err = capsys.readouterr()
@@ -98,12 +103,121 @@ def test_data_composers(maestro_dir, capsys, monkeypatch):
     code, out, err = run_main(["data", "composers", "--data", str(maestro_dir)], capsys, monkeypatch)
     assert code in (0, None), err
     names = {name for composer, *_ in PIECES for name in composer.split(" / ")}
-    assert f"{len(names)} composers" in out
+    assert f"maestro-v3.0.0.csv: {len(names)} composers" in out
     rows = table_rows(out)
     assert set(rows) == names
     bach = rows["Johann Sebastian Bach"]
     assert bach[0] == "4"  # pieces: 3 of his own + the joint Chaconne
-    assert [bach[2], bach[4], bach[6]] == ["3", "1", "0"]  # train, validation, test pieces
+    assert bach[2:] == ["3", "1", "0"]  # train, validation, test pieces
+    assert "split columns: pieces" in out
+
+
+def test_data_composers_hours(tmp_path, capsys, monkeypatch):
+    composer_folder(tmp_path, [("A Composer", "train", 3600.0), ("A Composer", "test", 1800.0),
+                               ("B Composer", "validation", 900.0)])
+    code, out, err = run_main(["data", "composers", "--data", str(tmp_path), "--hours"], capsys, monkeypatch)
+    assert code in (0, None), err
+    rows = table_rows(out)
+    assert rows["A Composer"] == ["2", "1.50", "1.00", "0.00", "0.50"]  # pieces, hours, then hours per split
+    assert rows["B Composer"] == ["1", "0.25", "0.00", "0.25", "0.00"]
+    assert "split columns: hours" in out
+
+
+LONG_NAME = "Anonymous D-Bs 261 (Cfirm) I-Rvat 1419 (Cp) and a longer name still"
+
+
+def composer_folder(folder, rows):
+    """A Maestro-format folder of (composer, split, seconds) rows, no MIDI needed for the table."""
+    pd.DataFrame({"canonical_composer": [r[0] for r in rows], "canonical_title": [f"t{i}" for i in range(len(rows))],
+                  "split": [r[1] for r in rows], "midi_filename": ["x.midi"] * len(rows),
+                  "duration": [r[2] for r in rows]}).to_csv(folder / "maestro-v3.0.0.csv", index=False)
+    return folder
+
+
+def narrow_rows(text: str) -> dict[str, list[str]]:
+    """Body rows of a table whose first column may wrap: the name's lines joined -> the number cells."""
+    rows, name = {}, None
+    for line in text.splitlines():
+        if line.startswith("│"):
+            cells = [c.strip() for c in line.strip().strip("│").split("│")]
+            if any(cells[1:]):
+                name = cells[0]
+                rows[name] = cells[1:]
+            else:  # the rest of a wrapped name
+                rows[f"{name} {cells[0]}"] = rows.pop(name)
+                name = f"{name} {cells[0]}"
+    return rows
+
+
+def assert_readable(out: str, table) -> None:
+    """Every composer of ``table`` (catalog.composer_table) is a row with all its counts, nothing cut."""
+    assert "…" not in out
+    assert all(len(line) <= 80 for line in out.splitlines() if line[:1] in "┏┃┡│└")  # the table (not the path line)
+    rows = narrow_rows(out)
+    assert set(rows) == set(table["composer"])
+    for row in table.itertuples(index=False):
+        assert rows[row.composer] == [f"{row.pieces:,}", f"{row.hours:.2f}", f"{row.train_pieces:,}",
+                                      f"{row.validation_pieces:,}", f"{row.test_pieces:,}"], row.composer
+
+
+def test_data_composers_at_80_columns(maestro_dir, tmp_path, capsys, monkeypatch):
+    from styletransfer.data.catalog import composer_table, load_catalog
+
+    rows = [(LONG_NAME, "train", 7200.0)] * 1234 + [(c, s, 60.0) for c, _, s, *_ in PIECES]
+    folder = composer_folder(tmp_path, rows)
+    code, out, err = run_main(["data", "composers", "--data", str(folder)], capsys, monkeypatch, width=80)
+    assert code in (0, None), err
+    assert_readable(out, composer_table(load_catalog(folder)))
+    assert "1,234 │ 2468.00 │ 1,234 │" in out  # the long name wraps, its numbers do not
+
+
+def test_data_composers_bundled_corpus_at_80_columns(capsys, monkeypatch):
+    from styletransfer.data.catalog import composer_table, load_catalog
+
+    bundled = ROOT / "data" / "music21"
+    code, out, err = run_main(["data", "composers", "--data", str(bundled)], capsys, monkeypatch, width=80)
+    assert code in (0, None), err
+    table = composer_table(load_catalog(bundled))
+    assert_readable(out, table)
+    assert narrow_rows(out)["Giovanni Pierluigi da Palestrina"][0] == "1,318"
+
+
+def test_data_composers_in_a_pipe(maestro_dir):
+    """`mst data composers | cat` with no COLUMNS: rich's 80 columns, every count shown."""
+    from styletransfer.data.catalog import composer_table, load_catalog
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    exe = shutil.which("mst", path=os.path.dirname(sys.executable)) or shutil.which("mst")
+    cmd = [exe] if exe else [sys.executable, "-m", "styletransfer"]
+    proc = subprocess.run([*cmd, "data", "composers", "--data", str(maestro_dir)], capture_output=True, text=True,
+                          env=dict(env, NO_COLOR="1"), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert_readable(proc.stdout, composer_table(load_catalog(maestro_dir)))
+
+
+def test_data_composers_csv(maestro_dir, capsys, monkeypatch):
+    from styletransfer.data.catalog import composer_table, load_catalog
+
+    code, out, err = run_main(["data", "composers", "--data", str(maestro_dir), "--csv"], capsys, monkeypatch, width=40)
+    assert code in (0, None), err
+    table = pd.read_csv(io.StringIO(out))
+    assert list(table.columns) == ["composer", "pieces", "hours", "train_pieces", "train_hours", "validation_pieces",
+                                   "validation_hours", "test_pieces", "test_hours"]
+    expected = composer_table(load_catalog(maestro_dir))
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+    bach = table.set_index("composer").loc["Johann Sebastian Bach"]
+    assert (bach["pieces"], bach["train_pieces"], bach["validation_pieces"], bach["test_pieces"]) == (4, 3, 1, 0)
+    assert "┃" not in out and "composers" not in out.splitlines()[0]  # no table, no title
+
+
+def test_data_composers_of_a_prepared_folder(cli_prepared, maestro_dir, capsys, monkeypatch):
+    proc, out = cli_prepared
+    assert proc.returncode == 0, proc.stderr
+    code, prepared, err = run_main(["data", "composers", "--data", str(out)], capsys, monkeypatch)
+    assert code in (0, None), err
+    assert f"{out / 'catalog.csv'}: " in prepared
+    _, source, _ = run_main(["data", "composers", "--data", str(maestro_dir)], capsys, monkeypatch)
+    assert table_rows(prepared) == table_rows(source) and len(table_rows(prepared)) == 8
 
 
 def test_data_composers_from_a_recipe(tiny_recipe, capsys, monkeypatch):

@@ -46,20 +46,34 @@ def data_prepare(
 
 @data_app.command("composers")
 def data_composers(
-    data: Annotated[Optional[Path], typer.Option(help="a Maestro folder, the bundled corpus folder or a prepared folder")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="a Maestro folder, the bundled corpus folder or a prepared folder (its catalog.csv)")] = None,
     recipe: RecipeOpt = None,
     set_: SetOpt = None,
+    hours: Annotated[bool, typer.Option("--hours", help="hours per split in the split columns instead of pieces")] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="the full table (pieces and hours, overall and per split) as CSV on stdout")] = False,
 ):
-    """A table of composers: pieces and hours, overall and per split."""
+    """A table of composers: pieces and hours, and pieces (or --hours) per split."""
+    import sys
+
     from ..config import load_recipe, resolve_data_path
-    from ..data.catalog import composer_table, load_catalog
+    from ..data.catalog import SPLITS, composer_table, load_catalog
 
     folder = data if data is not None else resolve_data_path(load_recipe(recipe, set_).data.path)
-    table = composer_table(load_catalog(folder))
-    out = Table(title=f"{folder}: {len(table)} composers")
-    for column in table.columns:
-        out.add_column(column.replace("_", " "), justify="left" if column == "composer" else "right",
-                       no_wrap=column == "composer")
+    catalog = load_catalog(folder)
+    table = composer_table(catalog)
+    if csv:
+        sys.stdout.write(table.to_csv(index=False))
+        return
+    caption = ("split columns: hours (--csv: every column)" if hours else
+               "split columns: pieces (--hours: hours; --csv: every column)")
+    # the file read and the count on a line of their own: a long path must not wrap in a table title
+    console.print(f"{catalog.attrs['read_from']}: {len(table)} composers", soft_wrap=True, markup=False, highlight=False)
+    out = Table(caption=caption)
+    # Numbers never wrap or shrink; the composer column takes what is left (it wraps at 80 columns).
+    out.add_column("composer", ratio=1, overflow="fold")
+    for header in ("pieces", "hours", "train", "valid", "test"):
+        out.add_column(header, justify="right", no_wrap=True)
     for row in table.itertuples(index=False):
-        out.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
+        per_split = [f"{getattr(row, f'{s}_hours'):.2f}" if hours else f"{getattr(row, f'{s}_pieces'):,}" for s in SPLITS]
+        out.add_row(row.composer, f"{row.pieces:,}", f"{row.hours:.2f}", *per_split)
     console.print(out)

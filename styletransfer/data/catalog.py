@@ -1,11 +1,17 @@
 """The music catalog: Maestro's metadata and the bundled music21 corpus as one pandas table.
 
-Columns: composer (as written, may be "A / B"), composers (tuple of names), title, split, midi
-(absolute path), duration (seconds). Both sources use Maestro's CSV format, so one reader serves both.
+Columns: composer (canonical spelling, may be "A / B"), composers (tuple of names), title, split, midi
+(path into the folder), duration (seconds). Both sources use Maestro's CSV format, so one reader serves
+both; a prepared folder (`mst data prepare`) is read from the catalog.csv it was built from.
+
+Composer names are spelled canonically (``canonical_name``), so spelling variants of one name, such as
+"Philippe de Vitry (1291 - 1361)" and "Philippe de Vitry (1291-1361)", are one composer.
 """
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -17,24 +23,34 @@ SPLITS = ("train", "validation", "test")
 BUNDLED_CSV = "music21-corpus.csv"
 MAESTRO_NAMES = ("maestro-v3.0.0.csv", "maestro-v3.0.0.json", "maestro-v2.0.0.csv", "maestro-v2.0.0.json")
 REQUIRED = ("canonical_composer", "canonical_title", "split", "midi_filename", "duration")
+PREPARED_CSV = "catalog.csv"  # written by `mst data prepare`: the catalog its cache was built from
+PREPARED_COLUMNS = ("composer", "title", "split", "midi", "duration")
+
+_DASHES = re.compile("[\u2010-\u2015\u2212]")  # hyphen, non-breaking hyphen, figure/en/em dash, minus
+# Joint works are "A / B"; a slash with no space on either side is part of a name ("I-Pu 684/1475?").
+_JOINT = re.compile(r"\s+/\s*|\s*/\s+")
 
 
-def _metadata_file(folder: Path) -> Path:
+def _metadata_file(folder: Path) -> Path | None:
     for name in (BUNDLED_CSV, *MAESTRO_NAMES):
         if (folder / name).exists():
             return folder / name
     found = sorted(folder.glob("maestro-*.csv")) + sorted(folder.glob("maestro-*.json"))
-    if found:
-        return found[0]
-    raise UserError(f"{folder}: no metadata found (expected maestro-v3.0.0.csv or .json, or {BUNDLED_CSV})")
+    return found[0] if found else None
 
 
 def load_catalog(folder: str | os.PathLike) -> pd.DataFrame:
-    """Read a Maestro-format folder (real Maestro or the bundled corpus) into the catalog table."""
+    """Read a Maestro-format folder (real Maestro or the bundled corpus), or a prepared folder's
+    catalog.csv, into the catalog table."""
     folder = Path(os.path.expanduser(str(folder)))
     if not folder.is_dir():
         raise UserError(f"data folder not found: {folder} (expected a Maestro folder with maestro-v3.0.0.csv and its MIDI)")
     meta = _metadata_file(folder)
+    if meta is None:
+        if (folder / PREPARED_CSV).exists():
+            return _prepared_catalog(folder / PREPARED_CSV)
+        raise UserError(f"{folder}: no metadata found (expected maestro-v3.0.0.csv or .json, {BUNDLED_CSV}, "
+                        f"or a prepared folder's {PREPARED_CSV})")
     try:
         table = pd.read_json(meta) if meta.suffix == ".json" else pd.read_csv(meta, keep_default_na=False)
     except Exception as exc:
@@ -45,20 +61,56 @@ def load_catalog(folder: str | os.PathLike) -> pd.DataFrame:
     bad_splits = set(table["split"]) - set(SPLITS)
     if bad_splits:
         raise UserError(f"{meta}: unknown split values {sorted(bad_splits)}")
+    return _catalog(table["canonical_composer"], table["canonical_title"], table["split"],
+                    [str(folder / p) for p in table["midi_filename"]], table["duration"], meta)
+
+
+def _prepared_catalog(path: Path) -> pd.DataFrame:
+    """A prepared folder: the catalog.csv its cache was built from (read, not the source folder named in
+    its manifest, so that the table is what the cache holds and needs no source folder)."""
+    try:
+        table = pd.read_csv(path, keep_default_na=False)
+    except Exception as exc:
+        raise UserError(f"{path}: unreadable catalog ({type(exc).__name__})") from None
+    missing = [c for c in PREPARED_COLUMNS if c not in table.columns]
+    if missing:
+        raise UserError(f"{path}: missing columns {', '.join(missing)}")
+    bad_splits = set(table["split"]) - set(SPLITS)
+    if bad_splits:
+        raise UserError(f"{path}: unknown split values {sorted(bad_splits)}")
+    return _catalog(table["composer"], table["title"], table["split"], table["midi"].astype(str).tolist(),
+                    table["duration"], path)
+
+
+def _catalog(composer, title, split, midi: list[str], duration, read_from: Path) -> pd.DataFrame:
+    """The catalog table; ``attrs["read_from"]`` is the metadata file it was read from."""
+    names = composer.astype(str).map(split_composers)
     catalog = pd.DataFrame({
-        "composer": table["canonical_composer"].astype(str).str.strip(),
-        "title": table["canonical_title"].astype(str),
-        "split": table["split"].astype(str),
-        "midi": [str(folder / p) for p in table["midi_filename"]],
-        "duration": pd.to_numeric(table["duration"], errors="coerce").fillna(0.0),
+        "composer": names.map(" / ".join),
+        "title": title.astype(str),
+        "split": split.astype(str),
+        "midi": midi,
+        "duration": pd.to_numeric(duration, errors="coerce").fillna(0.0),
     })
-    catalog["composers"] = catalog["composer"].map(split_composers)
+    catalog["composers"] = names
+    catalog.attrs["read_from"] = str(read_from)
     return catalog
 
 
+def canonical_name(name: str) -> str:
+    """One spelling for the variants of a composer name that differ only in Unicode form, dashes or
+    spacing: whitespace collapsed, none around a dash (which becomes "-") or just inside parentheses.
+    "Philippe de Vitry (1291 - 1361)", "(1291 -1361)" and "( 1291–1361 )" are all
+    "Philippe de Vitry (1291-1361)"; a name already spelled so is unchanged (hyphenated names included)."""
+    text = _DASHES.sub("-", unicodedata.normalize("NFC", str(name)))
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r" ?- ?", "-", text)
+    return text.replace("( ", "(").replace(" )", ")")
+
+
 def split_composers(field: str) -> tuple[str, ...]:
-    """Maestro writes joint works as "A / B"."""
-    return tuple(name.strip() for name in str(field).split("/") if name.strip())
+    """Maestro writes joint works as "A / B"; each name in its canonical spelling."""
+    return tuple(canonical_name(name) for name in _JOINT.split(str(field)) if name.strip())
 
 
 def composers(catalog: pd.DataFrame) -> list[str]:

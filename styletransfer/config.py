@@ -18,10 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import UserError
+from .io import atomic_write_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RECIPES_DIR = PACKAGE_DIR / "recipes"  # package data: shipped in the wheel
 DEFAULT_RECIPE = RECIPES_DIR / "default.yaml"
+RECIPE_FILE = "recipe.yaml"  # the resolved recipe, beside every output (run folders, prepared data, adapters)
 PROJECT_ROOT = PACKAGE_DIR.parent
 # The checkout the package runs from (an editable install or the source tree), None when it is
 # installed from a wheel: the bundled data (data/music21, data/melodies) lives in the repository only.
@@ -248,10 +250,8 @@ def recipe_from_dict(raw: dict, source: str = "recipe") -> Recipe:
         raise UserError(_format_error(exc, source)) from None
 
 
-def save_recipe(recipe: Recipe, folder: str | os.PathLike, name: str = "recipe.yaml") -> Path:
+def save_recipe(recipe: Recipe, folder: str | os.PathLike, name: str = RECIPE_FILE) -> Path:
     """Write the resolved recipe beside an output, atomically."""
-    from .io import atomic_write_text
-
     return atomic_write_text(Path(folder) / name, yaml.safe_dump(recipe.model_dump(), sort_keys=False))
 
 

@@ -181,7 +181,7 @@ def eval_bach_chorales(
     csv = out.with_suffix(".csv")
     refuse_to_overwrite([out, csv], force)
     if melodies is None:
-        melodies_dir = resolve_data_path("data/melodies")
+        melodies_dir = resolve_data_path("data/melodies", missing_ok=True)  # the tunes are optional
     elif str(melodies).lower() == "none":
         melodies_dir = None
     else:

@@ -20,14 +20,13 @@ from pathlib import Path
 
 from huggingface_hub import snapshot_download
 
-from ..config import load_recipe
+from ..config import RECIPE_FILE, load_recipe
 from ..errors import UserError
 from ..tokens.tokenizer import TOKENIZER_FILE
 
 SHIPPED = Path(__file__).resolve().parent.parent / "pretrained" / "default"
 DEFAULT_RUN = Path("runs/base")
 MODEL_CONFIG = "config.json"
-RECIPE_FILE = "recipe.yaml"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
 ADAPTERS = "adapters"

@@ -3,14 +3,8 @@
 The Trainer gives us what a hand-rolled loop would get wrong: DDP under torchrun (gloo on CPU, nccl
 on GPU), bf16 autocast, gradient accumulation, cosine schedule with warmup, checkpoints that hold
 optimizer/scheduler/RNG state for an exact resume, and a progress bar. We add the run-folder layout,
-a JSONL metrics log, perplexity, and resume that ignores half-written checkpoints.
-
-Run folder:
-    config.json, model.safetensors   the model (save_pretrained)
-    tokenizer.json, recipe.yaml      everything needed to use it
-    metrics.jsonl                    one JSON object per log/eval step
-    checkpoints/checkpoint-N/        resumable state (complete iff trainer_state.json exists)
-    adapters/<composer-slug>/        LoRA adapters (adapter_model.safetensors, adapter_config.json)
+a JSONL metrics log, perplexity, and resume that ignores half-written checkpoints. What a run folder
+holds is listed in model/runs.py.
 """
 from __future__ import annotations
 
@@ -33,17 +27,19 @@ from .data.prepare import TokenCache
 from .errors import UserError
 from .io import atomic_write_text, replace_dir
 from .model.build import build_model, load_model, save_model
-from .model.runs import (  # noqa: F401  (re-exported)
+from .model.runs import (
     ADAPTERS,
     CHECKPOINTS,
+    FINETUNE_FILE,
     METRICS_FILE,
+    MODEL_CONFIG,
     RECIPE_FILE,
     check_vocabulary,
     complete_checkpoints,
     drop_incomplete_checkpoints,
     slug,
 )
-from .tokens.tokenizer import load_tokenizer, special_id
+from .tokens.tokenizer import TOKENIZER_FILE, load_tokenizer, special_id
 
 
 def is_main_process() -> bool:
@@ -220,7 +216,7 @@ def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike
         if saved.model != recipe.model:
             raise UserError(f"{out} was trained with model {saved.model.model_dump()}: resume it with its own recipe "
                             "(drop --recipe and model.* overrides)")
-    if not resume and not force and (out / "config.json").exists():
+    if not resume and not force and (out / MODEL_CONFIG).exists():
         raise UserError(f"{out} already holds a trained model: use --resume to continue it or --force to retrain")
     if not resume and not force and complete_checkpoints(out / CHECKPOINTS):
         raise UserError(f"{out} holds checkpoints of an interrupted run: --resume to continue it, --force to start over")
@@ -233,7 +229,7 @@ def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike
             (out / METRICS_FILE).unlink(missing_ok=True)
         out.mkdir(parents=True, exist_ok=True)
         save_recipe(recipe, out)
-        shutil.copyfile(data_dir / "tokenizer.json", out / "tokenizer.json")
+        shutil.copyfile(data_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
     torch.manual_seed(recipe.train.seed)
     model = build_model(recipe.model, len(tokenizer), special_id(tokenizer, "PAD"), special_id(tokenizer, "BOS"),
                         special_id(tokenizer, "EOS"))
@@ -261,11 +257,11 @@ def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False
     data_dir = Path(recipe.data.out)
     tokenizer = load_tokenizer(base)
     check_vocabulary(base, tokenizer, base)
-    data_tokenizer = data_dir / "tokenizer.json"
+    data_tokenizer = data_dir / TOKENIZER_FILE
     if not data_tokenizer.exists():
         raise UserError(f"no prepared data at {data_dir} (run `mst data prepare` with the base's recipe)")
-    if data_tokenizer.read_bytes() != (base / "tokenizer.json").read_bytes():
-        raise UserError(f"{data_dir} was prepared with another tokenizer than {base}'s: `mst data prepare --set data.tokenizer={base / 'tokenizer.json'}`")
+    if data_tokenizer.read_bytes() != (base / TOKENIZER_FILE).read_bytes():
+        raise UserError(f"{data_dir} was prepared with another tokenizer than {base}'s: `mst data prepare --set data.tokenizer={base / TOKENIZER_FILE}`")
     composer = find_composer(TokenCache(data_dir, "train").catalog, composer_name)
     f = recipe.finetune
     train_cache = TokenCache(data_dir, "train")
@@ -300,7 +296,7 @@ def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False
     staging = work / "adapter"
     trainer.model.save_pretrained(str(staging), safe_serialization=True)
     save_recipe(recipe, staging)
-    (staging / "finetune.json").write_text(json.dumps(summary, indent=1))
+    (staging / FINETUNE_FILE).write_text(json.dumps(summary, indent=1))
     shutil.move(str(work / METRICS_FILE), staging / METRICS_FILE) if (work / METRICS_FILE).exists() else None
     replace_dir(staging, target)
     shutil.rmtree(work, ignore_errors=True)

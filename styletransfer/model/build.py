@@ -43,14 +43,14 @@ def build_model(cfg: ModelConfig, vocab_size: int, pad_id: int, bos_id: int, eos
             **ids,
         )
     elif cfg.arch == "gpt2":
-        config = _gpt2_config(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.context, cfg.dropout, **ids)
+        config = gpt2_config(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.context, cfg.dropout, **ids)
     else:  # pragma: no cover - the recipe's Literal already rejects it
         raise UserError(f"unknown model.arch '{cfg.arch}' (choose llama or gpt2)")
     model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.float32)
     return model
 
 
-def _gpt2_config(n_layer, n_head, n_embd, context, dropout, **ids) -> GPT2Config:
+def gpt2_config(n_layer, n_head, n_embd, context, dropout, **ids) -> GPT2Config:
     return GPT2Config(
         n_layer=n_layer,
         n_head=n_head,

@@ -11,8 +11,9 @@ from transformers import AutoConfig, AutoModelForCausalLM
 
 from ..config import ModelConfig, Recipe, save_recipe
 from ..errors import UserError
-from ..tokens.tokenizer import load_tokenizer
-from .build import _gpt2_config, save_model
+from ..tokens.tokenizer import TOKENIZER_FILE, load_tokenizer
+from .build import gpt2_config, save_model
+from .runs import MODEL_CONFIG
 
 if TYPE_CHECKING:  # only for the annotation: loading a model needs no recipe machinery
     pass
@@ -49,7 +50,7 @@ def import_nanogpt(ckpt_path: str | os.PathLike, out_folder: str | os.PathLike, 
         raise UserError(f"vocab_size {vocab} is larger than the checkpoint's ({ckpt_vocab})")
 
     # nanoGPT knows no special tokens: leave them unset rather than GPT-2's 50256 (outside our vocab).
-    config = _gpt2_config(n_layer, n_head, n_embd, block_size, float(args.get("dropout", 0.0)), vocab_size=vocab,
+    config = gpt2_config(n_layer, n_head, n_embd, block_size, float(args.get("dropout", 0.0)), vocab_size=vocab,
                           bos_token_id=None, eos_token_id=None, pad_token_id=None)
     model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.float32)
     target = model.state_dict()
@@ -78,11 +79,11 @@ def import_nanogpt(ckpt_path: str | os.PathLike, out_folder: str | os.PathLike, 
 
 def import_nanogpt_run(ckpt: Path, tokenizer_json: Path, out: Path, force: bool = False) -> Path:
     """A run folder (GPT-2 weights, tokenizer.json, recipe.yaml) from a nanoGPT ckpt.pt."""
-    if (out / "config.json").exists() and not force:
+    if (out / MODEL_CONFIG).exists() and not force:
         raise UserError(f"{out} already holds a model (use --force to replace it)")
     tokenizer = load_tokenizer(tokenizer_json)
     import_nanogpt(ckpt, out, vocab_size=len(tokenizer))
-    shutil.copyfile(tokenizer_json if tokenizer_json.is_file() else tokenizer_json / "tokenizer.json", out / "tokenizer.json")
+    shutil.copyfile(tokenizer_json if tokenizer_json.is_file() else tokenizer_json / TOKENIZER_FILE, out / TOKENIZER_FILE)
     c = AutoConfig.from_pretrained(out)
     recipe = Recipe(name="imported-nanogpt", model=ModelConfig(arch="gpt2", n_layer=c.n_layer, n_head=c.n_head,
                                                                n_embd=c.n_embd, context=c.n_positions))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from symusic import Note, Score, Tempo, TimeSignature, Track
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,10 +29,9 @@ sys.path.insert(0, str(ROOT))
 from styletransfer.config import ModelConfig  # noqa: E402
 from styletransfer.model.build import build_model  # noqa: E402
 from styletransfer.tokens import tokenizer as tk  # noqa: E402
-from styletransfer.tokens.grammar import token_table
-from styletransfer.tokens.skyline import melody_base_ids
+from styletransfer.tokens.skyline import melody_base_ids  # noqa: E402
 from styletransfer.transfer.constraint import MelodyConstraint  # noqa: E402
-from styletransfer.transfer.plan import MelodyPlan
+from styletransfer.transfer.plan import MelodyPlan  # noqa: E402
 from styletransfer.transfer.sampler import sample  # noqa: E402
 from styletransfer.transfer.windows import _bpe_per_bar  # noqa: E402
 
@@ -57,8 +57,6 @@ def bench_tokenizer(path: str | None, vocab: int, files: int):
 
 
 def long_melody(notes: int, seed: int = 0):
-    from symusic import Note, Score, Tempo, TimeSignature, Track
-
     rng = random.Random(seed)
     score = Score(480)
     track = Track("Melody", program=0, is_drum=False)
@@ -92,13 +90,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     tok = bench_tokenizer(args.tokenizer, args.vocab, args.files)
-    table = token_table(tok)
     torch.manual_seed(0)
     cfg = ModelConfig()  # the default recipe's size
     model = build_model(cfg, len(tok), tk.special_id(tok, "PAD"), tk.special_id(tok, "BOS"),
                         tk.special_id(tok, "EOS")).to(args.device).eval()
     ids = melody_base_ids(long_melody(max(400, args.tokens)), tok)
-    plan = MelodyPlan(table, ids)
+    plan = MelodyPlan(tok.grammar, ids)
     bars = _bpe_per_bar(tok, plan.split_bars(plan.ids, plan.starts, 0, plan.n_bars))
     melody = [t for bar in bars for t in bar][: cfg.context // 2]
     prompt = [tk.special_id(tok, "BOS"), tk.special_id(tok, "MELODY")] + melody + [tk.special_id(tok, "TEXTURE")]

@@ -8,13 +8,12 @@ import torch
 from .errors import UserError
 from .io import refuse_to_overwrite
 from .model.adapters import load_styled
+from .tokens.bars import score_bar_ticks
 
 
 def cut_bars(score, bars: int):
     """The first ``bars`` bars of a score."""
-    from miditok.utils import get_bars_ticks
-
-    ticks = get_bars_ticks(score)
+    ticks = score_bar_ticks(score)
     if len(ticks) <= bars:
         return score
     return score.clip(0, int(ticks[bars]), clip_end=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .io import atomic_write_bytes
+from .tokens.bars import score_bar_ticks
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 INSTALL_HINT = "apt-get install fluidsynth fluid-soundfont-gm"
@@ -22,9 +23,7 @@ MELODY_COLOR, ACCOMPANIMENT_COLOR = "#d62728", "#1f77b4"
 
 def _bar_ticks(score) -> list[int]:
     try:
-        from miditok.utils import get_bars_ticks
-
-        return [int(t) for t in get_bars_ticks(score)]
+        return score_bar_ticks(score)
     except Exception:  # noqa: BLE001 - bar lines are decoration
         return []
 

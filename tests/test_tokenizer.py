@@ -1,14 +1,21 @@
-"""The tokenizer: the original TSD configuration, our additions, and what a round trip keeps."""
+"""The tokenizer: the original TSD configuration, our additions, what a round trip keeps, its grammar and bars."""
 from __future__ import annotations
+
+import random
 
 import numpy as np
 import pytest
-from miditok import TSD, TokenizerConfig
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from miditok import TSD, TokenizerConfig, TokSequence
+from miditok.utils import get_bars_ticks
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from conftest import QPM, TPQ, beats, chord_piece
-from styletransfer.tokens import tokenizer as tk
 from styletransfer.errors import UserError
+from styletransfer.tokens import tokenizer as tk
+from styletransfer.tokens.bars import bar_ticks, score_bar_ticks
+from styletransfer.tokens.grammar import INF, K_DUR, K_REST, K_SHIFT, K_TIMESIG, Grammar, decode_base
 
 
 def notes_in_beats(score: Score) -> list[tuple]:
@@ -349,3 +356,153 @@ def test_load_tokenizer_errors(tmp_path):
     (tmp_path / tk.TOKENIZER_FILE).write_text("{not a tokenizer")
     with pytest.raises(UserError, match="not a miditok tokenizer"):
         tk.load_tokenizer(tmp_path)
+
+
+# ---------------------------------------------------------------- the grammar (tokens/grammar.py)
+
+
+@pytest.fixture(scope="module")
+def grammar(trained):
+    return trained.grammar
+
+
+def test_one_grammar_per_tokenizer():
+    tok = tk.build_tokenizer()
+    base = tok.grammar
+    assert isinstance(base, Grammar) and tok.grammar is base  # built once, kept
+    assert base.size == base.n_base == len(tok.vocab) and base.expansions[5] == (5,)
+    pieces = [tk.base_ids_per_bar(tok, tk.normalize_score(chord_piece(s, bars=4), tok)) for s in range(4)]
+    tk.train_bpe(tok, pieces, 400)
+    assert tok.grammar is not base and tok.grammar.size == len(tok) == 400  # BPE: new model ids, new grammar
+    assert tok.grammar.kind == base.kind and tok.grammar.ticks == base.ticks  # the base tokens are the same
+
+
+def test_expansions_match_miditok(trained, grammar):
+    assert grammar.size == len(trained) and grammar.n_base == len(trained.vocab)
+    for i in range(grammar.size):
+        seq = TokSequence(ids=[i], are_ids_encoded=True)
+        trained.decode_token_ids(seq)
+        assert list(grammar.expansions[i]) == list(seq.ids), i
+    # every base token can be written alone (the hurry path relies on it); BPE ids are longer
+    assert all(grammar.expansions[grammar.single[b]] == (b,) for b in grammar.single)
+    assert max(len(e) for e in grammar.expansions) > 2
+    assert grammar.tpq == trained.time_division
+
+
+def test_gap_paths(grammar):
+    rng = random.Random(0)
+    for den in range(len(grammar.dens)):
+        step = min(grammar.ticks[den][i] for i in range(grammar.n_base) if grammar.kind[i] == K_SHIFT)
+        for g in [0, step, 3 * step] + [rng.randint(1, 2000) * step for _ in range(50)]:
+            cost, moved = grammar.gap(g, den), 0
+            for _ in range(cost):
+                token = grammar.gap_token(g - moved, den)
+                moved += grammar.ticks[den][token]
+                assert grammar.gap(g - moved, den) < INF
+            assert moved == g
+    if len(grammar.dens) > 1:  # an odd number of ticks cannot be reached with quarter-note-beat shifts
+        assert grammar.gap(1, grammar.den_index[4]) == INF and grammar.gap(1, grammar.den_index[8]) == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_decode_base_follows_miditok(trained, grammar, seed):
+    """Rests start at the end of the sounding notes, TimeSig changes the beat: the same notes as miditok's."""
+    rng = random.Random(seed)
+    by_kind = {}
+    for b in range(grammar.n_base):
+        by_kind.setdefault(trained[b].split("_")[0], []).append(b)
+    ids = []
+    for _ in range(rng.randint(1, 40)):
+        roll = rng.random()
+        if roll < 0.45:
+            ids += [rng.choice(by_kind["Pitch"]), rng.choice(by_kind["Velocity"]), rng.choice(by_kind["Duration"])]
+        elif roll < 0.65:
+            ids.append(rng.choice(by_kind["TimeShift"]))
+        elif roll < 0.85:
+            ids.append(rng.choice(by_kind["Rest"]))
+        else:
+            ids.append(rng.choice(by_kind[rng.choice(["Chord", "TimeSig", "Tempo"])]))
+    ours = sorted((on, p, d) for on, p, _, _, d in decode_base(grammar, ids).notes)
+    theirs = tk.decode_ids(trained, ids)
+    assert ours == sorted((n.time, n.pitch, n.duration) for t in theirs.tracks for n in t.notes)
+
+
+def test_time_tables_follow_miditoks_decoder(tokenizer):
+    """Every TimeShift, Rest and Duration, in every time signature denominator: the grammar's ticks (read
+    from miditok's private tables) are what miditok's decoder makes of the token."""
+    g = tokenizer.grammar
+    vocab = tokenizer.vocab
+    for d, den in enumerate(g.dens):
+        ts = vocab[next(name for name in vocab if name.startswith("TimeSig_") and name.endswith(f"/{den}"))]
+        assert g.ts_den[ts] == d
+        note = [vocab["Pitch_60"], vocab["Velocity_79"]]
+        shortest = g.min_dur_token[d]
+        for b in range(g.n_base):
+            if g.kind[b] == K_DUR:
+                ids, onset, duration = [ts] + note + [b], 0, g.ticks[d][b]
+            elif g.kind[b] == K_SHIFT:
+                ids, onset, duration = [ts, b] + note + [shortest], g.ticks[d][b], g.min_dur[d]
+            elif g.kind[b] == K_REST:
+                ids, onset, duration = [ts, b] + note + [shortest], g.rest_ticks[d][b], g.min_dur[d]
+            else:
+                continue
+            decoded = tk.decode_ids(tokenizer, ids)
+            assert [(n.time, n.duration) for n in decoded.tracks[0].notes] == [(onset, duration)], g.names[b]
+            assert decode_base(g, ids).notes[0][::4] == (onset, duration)
+
+
+def test_skyline_tables_agree_with_the_token_tables(tokenizer):
+    """The skyline's numpy tables (beats, parsed from the token names) and the constraint's lists (ticks,
+    from miditok's tables) are one grammar: a beat is ticks per quarter note at denominator 4."""
+    g = tokenizer.grammar
+    d4 = g.default_den
+    assert g.dens[d4] == 4
+    for b in range(g.n_base):
+        ticks = g.rest_ticks[d4][b] if g.kind[b] == K_REST else g.ticks[d4][b]
+        assert g.beats_of[b] * g.tpq == ticks, g.names[b]
+        assert g.pitch_of[b] == g.pitch[b]
+        assert g.is_time[b] == (g.kind[b] in (K_SHIFT, K_REST))
+        if g.kind[b] == K_TIMESIG:
+            assert g.names[b] == f"TimeSig_{g.ts_num[b]}/{g.dens[g.ts_den[b]]}"
+    assert g.eos == tk.special_id(tokenizer, "EOS") and not g.unwritable
+
+
+# ---------------------------------------------------------------- bars (tokens/bars.py)
+
+
+time_signatures = st.lists(st.tuples(st.integers(0, 400), st.integers(0, 12), st.sampled_from([0, 2, 4, 8, 16, 32])),
+                           max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(signatures=time_signatures, end=st.integers(0, 600), tpq=st.sampled_from([1, 16, 96, 100, 480]))
+def test_score_bar_ticks_are_miditoks(signatures, end, tpq):
+    """Whatever the time signatures (late, repeated at a tick, unsorted, invalid): miditok's bar lines."""
+    score = Score(tpq)
+    track = Track("Piano", program=0, is_drum=False)
+    if end:
+        track.notes.append(Note(end - 1, 1, 60, 80))
+    score.tracks.append(track)
+    for tick, num, den in signatures:
+        score.time_signatures.append(TimeSignature(tick, num, den))
+    try:
+        expected = [int(t) for t in get_bars_ticks(score)]
+    except ZeroDivisionError:  # a bar of no ticks (1 tick per quarter note in 3/8)
+        expected = ZeroDivisionError
+    try:
+        got = score_bar_ticks(score)
+    except ZeroDivisionError:
+        got = ZeroDivisionError
+    assert got == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(signatures=time_signatures, end=st.integers(1, 600))
+def test_closed_bar_ticks_cover_the_end(signatures, end):
+    """The melody plan's bars: the bars before ``end``, then every bar through ``end``, closed by its end."""
+    signatures = sorted((t, n, d) for t, n, d in signatures if n > 0 and d in (4, 8))
+    bars = bar_ticks(signatures, 16, end, closed=True)
+    assert bars[:-1] == bar_ticks(signatures, 16, end + 1)
+    assert bars == sorted(set(bars)) and bars[0] == 0 and bars[-1] > end
+    assert [t for t in bar_ticks(signatures, 16, end) if t < end] == [t for t in bars if t < end]

@@ -11,7 +11,6 @@ from symusic import Note, Score, TimeSignature, Track
 import styletransfer.transfer.accompany as tr
 from styletransfer.tokens import tokenizer as tk
 from styletransfer.errors import UserError
-from styletransfer.tokens.grammar import TokenTypes
 from styletransfer.tokens.skyline import melody_mask
 from styletransfer.transfer.ranking import HARMONY_WEIGHT, PENALTY_NO_ACCOMPANIMENT, melody_consonance
 from styletransfer.transfer.accompany import transfer
@@ -98,7 +97,7 @@ def test_prompt_is_the_training_pair_format(tok, model, monkeypatch):
     assert len(rec.prompts) == 1
     # as dataset._write_split makes a training pair's melody: skyline of the whole piece, cut per bar
     bars = tk.base_ids_per_bar(tok, tk.normalize_score(score, tok))
-    keep = melody_mask(np.concatenate([np.asarray(b) for b in bars]), TokenTypes(tok))
+    keep = melody_mask(np.concatenate([np.asarray(b) for b in bars]), tok.grammar)
     per_bar = [np.asarray(b)[m].tolist() for b, m in zip(bars, np.split(keep, np.cumsum([len(b) for b in bars])[:-1]))]
     mel, _ = tk.bpe_encode_bars(tok, per_bar)
     sp = [tk.special_id(tok, n) for n in ("BOS", "MELODY", "TEXTURE")]

@@ -30,7 +30,6 @@ from ..config import DataConfig, resolve_data_path
 from ..errors import UserError
 from ..io import atomic_write_text, replace_dir
 from ..tokens import tokenizer as tk
-from ..tokens.grammar import TokenTypes
 from ..tokens.skyline import melody_per_bar
 from .catalog import SPLITS, load_catalog
 
@@ -57,7 +56,7 @@ def _init_worker():
 
     warnings.filterwarnings("ignore")
     _worker_tokenizer = tk.build_tokenizer()
-    _worker_types = TokenTypes(_worker_tokenizer)  # base-token tables: the same before and after BPE
+    _worker_types = _worker_tokenizer.grammar  # the skyline's base-token tables: the same before and after BPE
 
 
 def _variants(score, split: str, augment, out_dir: str | None, rel: str):
@@ -183,7 +182,7 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
     else:
         tokenizer = tk.build_tokenizer()
         tk.train_bpe(tokenizer, train_bars, data.bpe_vocab_size)
-    types = TokenTypes(tokenizer)
+    types = tokenizer.grammar
 
     tmp = out / f".cache.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,16 +1,16 @@
 """The TSD token grammar, in one place: what every base token is and does to time, what every BPE id
 expands to, and how miditok's decoder reads a base-token sequence.
 
-The constraint (transfer/) and the skyline (tokens/skyline.py) both read tokens through these tables,
-built once per tokenizer from the tokenizer's own vocabulary and tick tables.
+One ``Grammar`` per tokenizer, owned by it (``MstTSD.grammar``, tokens/tokenizer.py) and built from the
+tokenizer's own vocabulary and tick tables: this module is the only reader of miditok's private tick and
+BPE tables. The constraint (transfer/) reads it token by token, the skyline (tokens/skyline.py) through
+its numpy tables.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-
-from .tokenizer import special_id
 
 INF = 10**9
 
@@ -33,36 +33,58 @@ _KIND_OF_TYPE = {"Pitch": K_PITCH, "TimeShift": K_SHIFT, "Rest": K_REST, "Chord"
 _CLASS_OF_KIND = {K_PITCH: T_PITCH, K_SHIFT: T_SHIFT, K_REST: T_REST, K_CHORD: T_CHORD, K_VEL: T_VEL, K_DUR: T_DUR}
 
 
-class TokenTable:
-    """Per-tokenizer tables: what every (BPE) id expands to, and what every base token does to time.
+class Grammar:
+    """One tokenizer's TSD grammar: per base token, per model (BPE) id and per time signature denominator.
 
-    Built once per tokenizer (``token_table``). Ticks are the decoder's: ``tokenizer.time_division`` per
-    quarter note; a token's ticks depend on the time signature's denominator, hence one row per denominator.
+    Ticks are the decoder's: ``tpq`` (the tokenizer's ``time_division``) per quarter note; a token's ticks
+    depend on the time signature's denominator, hence one row per denominator (``dens``; a ``den`` is an
+    index into it).
+
+    Per base id, lists (the constraint reads them one token at a time, where list indexing is several times
+    faster than numpy's): ``names``, ``kind`` (K_*), ``pitch`` (-1 if none), ``ticks[den]`` (TimeShift and
+    Duration), ``rest_ticks[den]``, ``ts_num`` and ``ts_den`` (TimeSig tokens; -1 otherwise).
+
+    Per base id, numpy arrays (the skyline's masks): ``is_time`` (TimeShift or Rest), ``is_rest``,
+    ``is_pitch``, ``is_velocity``, ``is_duration``, ``is_dropped`` (Chord: not melody), ``pitch_of`` and
+    ``beats_of`` (TimeShift/Rest/Duration values in beats, whatever the denominator).
+
+    Per model id: ``expansions`` (its base ids) and the coarse mask's vectors ``cls_np``, ``first_np``,
+    ``value_np``; ``single[b]``: the model id made of base id b alone (``unwritable``: base ids without one).
+
+    Per denominator: the shortest Duration (``min_dur``, ``min_dur_token``) and the fewest TimeShifts for a
+    time move (``gap``, ``gap_token``).
     """
 
     def __init__(self, tokenizer):
         base = tokenizer.vocab  # base vocabulary (before BPE): token string -> id
-        n_base = len(base)
-        self.n_base, self.size = n_base, len(tokenizer)
-        self.eos = special_id(tokenizer, "EOS")
+        self.n_base, self.size = len(base), len(tokenizer)
+        self.eos = base["EOS_None"]
         self.tpq = int(tokenizer.time_division)
         tpb_per_ts = tokenizer._tpb_per_ts  # {denominator: ticks per beat}
         self.dens = sorted(tpb_per_ts)
         self.den_index = {den: i for i, den in enumerate(self.dens)}
         self.default_den = self.den_index[4]  # miditok decodes with 4/4 until a TimeSig token says otherwise
-        nd = len(self.dens)
+        beats = self._read_base_tokens(tokenizer, base, tpb_per_ts)
+        self._read_expansions(tokenizer, base)
+        self._coarse_vectors()
+        self._gap_tables()
+        self._skyline_arrays(beats)
+
+    def _read_base_tokens(self, tokenizer, base: dict[str, int], tpb_per_ts: dict[int, int]) -> list[float]:
+        """The per-base-id lists; returns each TimeShift/Rest/Duration value in beats (for the skyline)."""
+        n_base, nd = self.n_base, len(self.dens)
         self.kind = [K_OTHER] * n_base
         self.pitch = [-1] * n_base
         self.ticks = [[0] * n_base for _ in range(nd)]  # TimeShift and Duration ticks
         self.rest_ticks = [[0] * n_base for _ in range(nd)]
+        beats = [0.0] * n_base
+        self.ts_num = [-1] * n_base  # TimeSig tokens: the numerator
         self.ts_den = [-1] * n_base  # TimeSig tokens: the denominator's index
         self.names = [""] * n_base
         for token, i in base.items():
             self.names[i] = token
             kind, _, value = token.partition("_")
-            k = _KIND_OF_TYPE.get(kind, K_OTHER)
-            if token == "EOS_None":
-                k = K_EOS
+            k = K_EOS if token == "EOS_None" else _KIND_OF_TYPE.get(kind, K_OTHER)
             self.kind[i] = k
             if k == K_PITCH:
                 self.pitch[i] = int(value)
@@ -73,14 +95,20 @@ class TokenTable:
                 for d, den in enumerate(self.dens):
                     self.rest_ticks[d][i] = int(tokenizer._tpb_rests_to_ticks[tpb_per_ts[den]][value])
             elif k == K_TIMESIG:
-                self.ts_den[i] = self.den_index[int(value.split("/")[1])]
-        self.min_dur = [min(t[i] for i in range(n_base) if self.kind[i] == K_DUR) for t in self.ticks]
-        self.min_dur_token = [min((i for i in range(n_base) if self.kind[i] == K_DUR), key=lambda i: t[i])
-                              for t in self.ticks]
+                num, den = value.split("/")
+                self.ts_num[i], self.ts_den[i] = int(num), self.den_index[int(den)]
+            if k in (K_SHIFT, K_REST, K_DUR):
+                whole, pos, res = (int(x) for x in value.split("."))
+                beats[i] = whole + pos / res
+        durations = [i for i in range(n_base) if self.kind[i] == K_DUR]
+        self.min_dur = [min(t[i] for i in durations) for t in self.ticks]
+        self.min_dur_token = [min(durations, key=lambda i: t[i]) for t in self.ticks]
         velocities = [i for i in range(n_base) if self.kind[i] == K_VEL]
-        self.default_velocity = sorted(velocities, key=lambda i: int(tokenizer[i].split("_")[1]))[len(velocities) // 2]
+        self.default_velocity = sorted(velocities, key=lambda i: int(self.names[i].split("_")[1]))[len(velocities) // 2]
+        return beats
 
-        # Expansion of every model id into base ids.
+    def _read_expansions(self, tokenizer, base: dict[str, int]) -> None:
+        """Expansion of every model id into base ids, and the model id writing each base token alone."""
         self.expansions: list[tuple[int, ...]] = []
         if tokenizer.is_trained:
             model = tokenizer._model
@@ -89,16 +117,17 @@ class TokenTable:
                 tokens = learned.get(model.id_to_token(i), [])
                 self.expansions.append(tuple(base[t] for t in tokens))
         else:
-            self.expansions = [(i,) for i in range(n_base)]
+            self.expansions = [(i,) for i in range(self.n_base)]
         self.single = {}  # base id -> the model id made of it alone
         for i, exp in enumerate(self.expansions):
             if len(exp) == 1:
                 self.single.setdefault(exp[0], i)
-        missing = [b for b in range(n_base) if b not in self.single and self.kind[b] != K_OTHER]
-        if missing:
-            raise ValueError(f"BPE vocabulary lacks base tokens {missing[:5]}: cannot guarantee the melody")
+        # base tokens no model id writes alone: the constraint's hurry path needs every one (MelodyPlan refuses)
+        self.unwritable = [b for b in range(self.n_base) if b not in self.single and self.kind[b] != K_OTHER]
 
-        # Coarse-mask vectors: class and value of every id's first base token (value per denominator).
+    def _coarse_vectors(self) -> None:
+        """Class and value of every id's first base token (value per denominator), for the coarse mask."""
+        nd = len(self.dens)
         cls = np.full(self.size, T_OTHER, np.int64)
         first = np.full(self.size, -1, np.int64)
         value = np.zeros((nd, self.size), np.int64)
@@ -118,10 +147,12 @@ class TokenTable:
                     value[d, i] = self.rest_ticks[d][b]
         self.cls_np, self.first_np, self.value_np = cls, first.astype(np.int32), value.astype(np.int32)
 
-        # Fewest TimeShift tokens covering g ticks (g < 2 * largest + 1), and the first of them, per denominator.
+    def _gap_tables(self) -> None:
+        """Fewest TimeShift tokens covering g ticks (g < 2 * largest + 1), and the first of them, per denominator."""
         self.max_shift, self.gap_cost, self.gap_step = [], [], []
-        for d in range(nd):
-            shifts = sorted(((self.ticks[d][i], i) for i in range(n_base) if self.kind[i] == K_SHIFT), reverse=True)
+        for d in range(len(self.dens)):
+            shifts = sorted(((self.ticks[d][i], i) for i in range(self.n_base) if self.kind[i] == K_SHIFT),
+                            reverse=True)
             top = shifts[0][0]
             size = 2 * top + 1
             cost, step = [INF] * size, [-1] * size
@@ -133,7 +164,18 @@ class TokenTable:
             self.max_shift.append(top)
             self.gap_cost.append(cost)
             self.gap_step.append(step)
-        self.max_shift_token = [self.gap_step[d][self.max_shift[d]] for d in range(nd)]
+        self.max_shift_token = [self.gap_step[d][self.max_shift[d]] for d in range(len(self.dens))]
+
+    def _skyline_arrays(self, beats: list[float]) -> None:
+        kind = np.array(self.kind)
+        self.is_time = np.isin(kind, (K_SHIFT, K_REST))
+        self.is_rest = kind == K_REST
+        self.is_pitch = kind == K_PITCH
+        self.is_velocity = kind == K_VEL
+        self.is_duration = kind == K_DUR
+        self.is_dropped = kind == K_CHORD
+        self.pitch_of = np.array(self.pitch, np.int16)
+        self.beats_of = np.array(beats, np.float64)
 
     def gap(self, g: int, den: int) -> int:
         """Fewest TimeShift tokens moving time by exactly ``g`` ticks (INF if impossible)."""
@@ -152,15 +194,6 @@ class TokenTable:
         return self.max_shift_token[den]
 
 
-def token_table(tokenizer) -> TokenTable:
-    """The tokenizer's TokenTable, built on first use and kept on the tokenizer."""
-    table = getattr(tokenizer, "_mst_token_table", None)
-    if table is None or table.size != len(tokenizer):
-        table = TokenTable(tokenizer)
-        tokenizer._mst_token_table = table
-    return table
-
-
 @dataclass
 class Decoded:
     notes: list[tuple[int, int, int, int, int]]  # (onset tick, pitch, velocity id, duration id, duration ticks)
@@ -169,15 +202,16 @@ class Decoded:
     end: int  # time after the last token
 
 
-def decode_base(table: TokenTable, ids, start: tuple[int, int, int] | None = None) -> Decoded:
+def decode_base(grammar: Grammar, ids, start: tuple[int, int, int] | None = None) -> Decoded:
     """Follow miditok's TSD decoder over base ids: notes and each token's start tick.
 
     ``start``: (time, end of the notes so far, denominator index) to continue a sequence from (a
-    MelodyConstraint state begins with exactly these three).
+    transfer/state.ConstraintState begins with exactly these three).
     """
-    kind, pitch, ticks, rest_ticks, ts_den = table.kind, table.pitch, table.ticks, table.rest_ticks, table.ts_den
+    g = grammar
+    kind, pitch, ticks, rest_ticks, ts_den = g.kind, g.pitch, g.ticks, g.rest_ticks, g.ts_den
     ids = [int(i) for i in ids]
-    now, prev_end, den = start[:3] if start is not None else (0, 0, table.default_den)
+    now, prev_end, den = start[:3] if start is not None else (0, 0, g.default_den)
     notes, note_token, starts = [], [], []
     n = len(ids)
     for i, b in enumerate(ids):
@@ -203,53 +237,3 @@ def decode_base(table: TokenTable, ids, start: tuple[int, int, int] | None = Non
             if k == K_TIMESIG:
                 den = ts_den[b]
     return Decoded(notes, note_token, starts, now)
-
-
-def bar_starts(ts_events, end: int, tpq: int) -> list[int]:
-    """Bar start ticks up to past ``end`` (with a spare bar), from (tick, num, den) time signatures."""
-    events = sorted(ts_events) or [(0, 4, 4)]
-    if events[0][0] > 0:
-        events.insert(0, (0, 4, 4))
-    bars = []
-    for j, (tick, num, den) in enumerate(events):
-        length = max(1, num * tpq * 4 // den)
-        t = tick
-        if j + 1 < len(events):
-            while t < events[j + 1][0]:
-                bars.append(t)
-                t += length
-        else:
-            while t <= end:
-                bars.append(t)
-                t += length
-            bars.append(t)  # the first bar start after the melody's end
-    return sorted(set(bars))
-
-
-TIME_TYPES = ("TimeShift", "Rest")
-
-
-DROPPED_TYPES = ("Chord",)
-
-
-class TokenTypes:
-    """Per base-token-id lookup tables of the token types the skyline needs."""
-
-    def __init__(self, tokenizer):
-        size = len(tokenizer.vocab)  # base vocabulary (before BPE)
-        types = np.array([tokenizer[i].split("_")[0] for i in range(size)])
-        self.is_time = np.isin(types, TIME_TYPES)
-        self.is_rest = types == "Rest"
-        self.is_pitch = types == "Pitch"
-        self.is_velocity = types == "Velocity"
-        self.is_duration = types == "Duration"
-        self.is_dropped = np.isin(types, DROPPED_TYPES)
-        self.pitch_of = np.full(size, -1, np.int16)
-        self.beats_of = np.zeros(size)  # TimeShift/Rest/Duration values in beats
-        for i in range(size):
-            kind, _, value = tokenizer[i].partition("_")
-            if kind == "Pitch":
-                self.pitch_of[i] = int(value)
-            elif kind in (*TIME_TYPES, "Duration"):
-                beats, pos, res = (int(x) for x in value.split("."))
-                self.beats_of[i] = beats + pos / res

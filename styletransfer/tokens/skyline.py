@@ -14,17 +14,17 @@ import numpy as np
 from symusic import Score
 
 from ..errors import UserError
-from .grammar import TokenTypes
+from .grammar import Grammar
 from .tokenizer import base_ids_per_bar, normalize_score
 
 
-def melody_mask(base_ids: np.ndarray, types: TokenTypes) -> np.ndarray:
+def melody_mask(base_ids: np.ndarray, grammar: Grammar) -> np.ndarray:
     """Which base tokens of a texture make up its skyline (time tokens are all kept)."""
     ids = np.asarray(base_ids, np.int64).tolist()
     keep = np.zeros(len(ids), bool)
-    is_time, is_pitch, is_note = types.is_time, types.is_pitch, types.is_velocity | types.is_duration
-    pitch_of, beats_of, is_dropped = types.pitch_of, types.beats_of, types.is_dropped
-    is_rest, is_duration = types.is_rest, types.is_duration
+    is_time, is_pitch, is_note = grammar.is_time, grammar.is_pitch, grammar.is_velocity | grammar.is_duration
+    pitch_of, beats_of, is_dropped = grammar.pitch_of, grammar.beats_of, grammar.is_dropped
+    is_rest, is_duration = grammar.is_rest, grammar.is_duration
     # notes_end: where miditok starts a Rest (the end of every note so far, or the last tempo/time
     # signature/chord token), as its encoder and decoder do
     now, notes_end, melody_end, melody_pitch, first_at_onset = 0.0, 0.0, 0.0, -1, True
@@ -51,15 +51,15 @@ def melody_mask(base_ids: np.ndarray, types: TokenTypes) -> np.ndarray:
     return keep
 
 
-def melody_ids(base_ids: np.ndarray, types: TokenTypes) -> np.ndarray:
+def melody_ids(base_ids: np.ndarray, grammar: Grammar) -> np.ndarray:
     ids = np.asarray(base_ids)
-    return ids[melody_mask(ids, types)]
+    return ids[melody_mask(ids, grammar)]
 
 
-def melody_per_bar(bars: list[np.ndarray], types: TokenTypes) -> list[np.ndarray]:
+def melody_per_bar(bars: list[np.ndarray], grammar: Grammar) -> list[np.ndarray]:
     """The skyline of a piece, cut per bar: taken over the whole piece, so a soprano held over a
     bar line still hides the inner voice moving under it in the next bar."""
-    keep = melody_mask(np.concatenate(bars), types)
+    keep = melody_mask(np.concatenate(bars), grammar)
     return [b[m] for b, m in zip(bars, np.split(keep, np.cumsum([len(b) for b in bars])[:-1]))]
 
 
@@ -69,5 +69,5 @@ def melody_base_ids(melody_score: Score, tokenizer) -> np.ndarray:
     bars = base_ids_per_bar(tokenizer, score)
     if not bars:
         raise UserError("the melody has no notes in the piano range")
-    ids = melody_ids(np.concatenate([np.asarray(b, np.int64) for b in bars]), TokenTypes(tokenizer))
+    ids = melody_ids(np.concatenate([np.asarray(b, np.int64) for b in bars]), tokenizer.grammar)
     return ids

@@ -16,6 +16,7 @@ from miditok.utils import detect_chords
 from symusic import Note, Score, TimeSignature, Track
 
 from ..errors import UserError
+from .grammar import Grammar
 
 # The original project's configuration, verbatim.
 TSD_PARAMS = dict(
@@ -35,7 +36,22 @@ TOKENIZER_FILE = "tokenizer.json"
 
 
 class MstTSD(TSD):
-    """TSD whose notes at one onset come highest pitch first (miditok sorts them ascending)."""
+    """TSD whose notes at one onset come highest pitch first (miditok sorts them ascending), and which owns
+    its token grammar (``grammar``), as miditok's own tokenizations own theirs."""
+
+    _grammar: Grammar | None = None
+
+    @property
+    def grammar(self) -> Grammar:
+        """The token grammar (tokens/grammar.py), built on first use and kept: one per tokenizer."""
+        if self._grammar is None:
+            self._grammar = Grammar(self)
+        return self._grammar
+
+    def train(self, *args, **kwargs):
+        """miditok's BPE training; the model ids change, so the grammar is built anew on next use."""
+        self._grammar = None
+        super().train(*args, **kwargs)
 
     def _preprocess_notes(self, track, *args, **kwargs):
         super()._preprocess_notes(track, *args, **kwargs)

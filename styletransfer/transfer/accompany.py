@@ -32,7 +32,7 @@ import numpy as np
 from symusic import Score
 
 from ..errors import UserError
-from ..tokens.grammar import decode_base, token_table
+from ..tokens.grammar import decode_base
 from ..tokens.skyline import melody_base_ids
 from ..tokens.tokenizer import special_id
 from .constraint import MelodyConstraint
@@ -55,9 +55,9 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     """
     if candidates < 1:
         raise UserError("candidates must be at least 1")
-    table = token_table(tokenizer)
+    grammar = tokenizer.grammar
     ids = melody_base_ids(melody_score, tokenizer)
-    plan = MelodyPlan(table, ids)
+    plan = MelodyPlan(grammar, ids)
     bos, eos = special_id(tokenizer, "BOS"), special_id(tokenizer, "EOS")
     mel_tok, tex_tok = special_id(tokenizer, "MELODY"), special_id(tokenizer, "TEXTURE")
     ctx = min(context or model_context(model), model_context(model))
@@ -102,9 +102,9 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
             ll_sum[r] += ll[r]
             n_scored[r] += len(constraint.tokens[r]) if final else len(tokens)
             sampled[r] += tokens
-            new = [b for t in tokens for b in table.expansions[t]]
+            new = [b for t in tokens for b in grammar.expansions[t]]
             texture[r] += new
-            tex_starts[r] += decode_base(table, new, states[r]).starts
+            tex_starts[r] += decode_base(grammar, new, states[r]).starts
             generated_ticks.append(len(tokens))
         states = constraint.states
         if progress is not None:

@@ -5,14 +5,9 @@ from bisect import bisect_left
 
 import numpy as np
 
-from ..tokens.grammar import (
-    INF,
-    K_TEMPO,
-    K_TIMESIG,
-    TokenTable,
-    bar_starts,
-    decode_base,
-)
+from ..tokens.bars import bar_ticks
+from ..tokens.grammar import INF, K_TEMPO, K_TIMESIG, Grammar, decode_base
+from .state import ConstraintState
 
 NO_PITCH = 999  # "no ceiling" for pitches
 
@@ -21,28 +16,28 @@ class MelodyPlan:
     """A melody (base ids: its TimeSig/Tempo tokens and notes) as a schedule of events in ticks.
 
     Events, in sequence order: the melody's TimeSig and Tempo tokens (repeated verbatim by the texture at
-    their tick) and its notes. ``bar_ticks`` are bar starts from the time signatures (4/4 until the first).
+    their tick) and its notes. ``bar_ticks`` are bar starts from the time signatures (4/4 until the first),
+    closed: through the melody's end and the end of its last bar.
     """
 
-    def __init__(self, table: TokenTable, melody_base_ids):
-        self.table = table
+    def __init__(self, grammar: Grammar, melody_base_ids):
+        self.grammar = grammar
         ids = [int(i) for i in melody_base_ids]
         self.ids = ids
-        dec = decode_base(table, ids)
+        dec = decode_base(grammar, ids)
         self.starts = dec.starts
-        kind = table.kind
+        kind = grammar.kind
         note_at = dict(zip(dec.note_token, dec.notes))
         ev_tick, ev_kind, ev_tok, ev_dur, ev_vel, ev_den = [], [], [], [], [], []
-        den = table.default_den
+        den = grammar.default_den
         ts_events = []  # (tick, numerator, denominator)
         for i, b in enumerate(ids):
             k = kind[b]
             if k in (K_TEMPO, K_TIMESIG):
                 ev_tick.append(dec.starts[i]), ev_kind.append(0), ev_tok.append(b), ev_dur.append(-1), ev_vel.append(-1)
                 if k == K_TIMESIG:
-                    den = table.ts_den[b]
-                    num = int(table.names[b].partition("_")[2].split("/")[0])
-                    ts_events.append((dec.starts[i], num, table.dens[den]))
+                    den = grammar.ts_den[b]
+                    ts_events.append((dec.starts[i], grammar.ts_num[b], grammar.dens[den]))
                 ev_den.append(den)
             elif i in note_at:
                 onset, _, vel, dur, _ = note_at[i]
@@ -56,7 +51,7 @@ class MelodyPlan:
             raise ValueError("the melody has no notes")
         self.end = max(on + d for on, _, _, _, d in self.notes)  # E: the melody's end
         self._build_note_tables()
-        self.bar_ticks = bar_starts(ts_events, self.end, table.tpq)
+        self.bar_ticks = bar_ticks(sorted(ts_events), grammar.tpq, self.end, closed=True)
         # bars that hold melody events; the texture may run on into the next after the last note
         self.n_bars = max(1, bisect_left(self.bar_ticks, max(self.ev_tick) + 1))
 
@@ -93,9 +88,9 @@ class MelodyPlan:
         nxt = self.next_le[self.next_idx[t]][p]
         return INF if nxt >= INF else nxt - t
 
-    def initial_state(self) -> tuple:
-        # (now, prev_end, den, ev, gpos, mel, lim, top, chord_ok)
-        return (0, 0, self.table.default_den, 0, 0, False, 0, NO_PITCH, True)
+    def initial_state(self) -> ConstraintState:
+        return ConstraintState(tick=0, notes_end=0, den=self.grammar.default_den, next_event=0, note_part=0,
+                               melody_note=False, max_dur=0, ceiling=NO_PITCH, chord_ok=True)
 
     def split_bars(self, ids, starts, first_bar: int = 0, last_bar: int | None = None) -> list[list[int]]:
         """Tokens grouped by the bar their start tick falls in (bars first_bar..last_bar-1)."""

@@ -33,7 +33,7 @@ from styletransfer.tokens.skyline import melody_base_ids  # noqa: E402
 from styletransfer.transfer.constraint import MelodyConstraint  # noqa: E402
 from styletransfer.transfer.plan import MelodyPlan  # noqa: E402
 from styletransfer.transfer.sampler import sample  # noqa: E402
-from styletransfer.transfer.windows import _bpe_per_bar  # noqa: E402
+from styletransfer.transfer.windows import bpe_per_bar  # noqa: E402
 
 
 def bench_tokenizer(path: str | None, vocab: int, files: int):
@@ -96,7 +96,7 @@ def main() -> None:
                         tk.special_id(tok, "EOS")).to(args.device).eval()
     ids = melody_base_ids(long_melody(max(400, args.tokens)), tok)
     plan = MelodyPlan(tok.grammar, ids)
-    bars = _bpe_per_bar(tok, plan.split_bars(plan.ids, plan.starts, 0, plan.n_bars))
+    bars = bpe_per_bar(tok, plan.split_bars(plan.ids, plan.starts, 0, plan.n_bars))
     melody = [t for bar in bars for t in bar][: cfg.context // 2]
     prompt = [tk.special_id(tok, "BOS"), tk.special_id(tok, "MELODY")] + melody + [tk.special_id(tok, "TEXTURE")]
     prompts = [prompt] * args.batch

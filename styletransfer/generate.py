@@ -6,9 +6,12 @@ from pathlib import Path
 import torch
 
 from .errors import UserError
-from .io import refuse_to_overwrite
-from .model.adapters import load_styled
+from .io import atomic_write_bytes, refuse_to_overwrite
+from .model.adapters import file_slug, load_styled, parse_style
+from .model.runs import base_recipe, resolve_base
 from .tokens.bars import score_bar_ticks
+from .tokens.tokenizer import decode_ids, special_id
+from .transfer.sampler import sample
 
 
 def cut_bars(score, bars: int):
@@ -21,11 +24,6 @@ def cut_bars(score, bars: int):
 
 def sample_bars(model, tokenizer, bars: int, n: int, temperature: float, top_k: int, top_p: float, seed: int):
     """n Scores of at least ``bars`` bars (or until the model ends the piece)."""
-    from miditok.utils import get_bars_ticks
-
-    from .tokens.tokenizer import decode_ids, special_id
-    from .transfer.sampler import sample
-
     bos, eos = special_id(tokenizer, "BOS"), special_id(tokenizer, "EOS")
     rows = [[bos] for _ in range(n)]
     done = [False] * n
@@ -43,28 +41,22 @@ def sample_bars(model, tokenizer, bars: int, n: int, temperature: float, top_k: 
                 done[i] = True
             rows[i] = rows[i] + tokens
             score = decode_ids(tokenizer, rows[i][1:])
-            if len(get_bars_ticks(score)) > bars:
+            if len(score_bar_ticks(score)) > bars:
                 done[i] = True
     return [cut_bars(decode_ids(tokenizer, row[1:]), bars) for row in rows]
 
 
 def generate_files(base, style: str, bars: int, out: Path | None, n: int, overrides: list[str], force: bool) -> list[Path]:
-    from .config import load_recipe
-    from .model.adapters import file_slug, parse_style
-    from .model.runs import resolve_base
-
     parsed = parse_style(style)  # a bad blend fails before anything else
     default_name = file_slug(parsed) if parsed.is_blend else style.lower().replace(' ', '-')
     out = Path(out or f"{default_name}.sample.mid")
     paths = [out] if n == 1 else [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(n)]
     refuse_to_overwrite(paths, force)
     base_dir = resolve_base(base)
-    cfg = load_recipe(base_dir / "recipe.yaml", overrides).sample  # a bad --set fails before the model loads
+    cfg = base_recipe(base_dir, overrides).sample  # a bad --set fails before the model loads
     model, tokenizer, _ = load_styled(base_dir, style)
     torch.manual_seed(cfg.seed)
     scores = sample_bars(model, tokenizer, bars, n, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed)
-    from .io import atomic_write_bytes
-
     for path, score in zip(paths, scores):
         if not score.note_num():
             raise UserError("the model wrote no notes (try another --set sample.seed=N)")

@@ -12,6 +12,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
 from .errors import UserError
 from .io import atomic_write_bytes
 from .tokens.bars import score_bar_ticks
@@ -32,10 +36,6 @@ def piano_roll(score, path: str | os.PathLike, melody_track: int | None = 0, tit
                dpi: int = 120) -> Path:
     """Write a piano roll of ``score`` to ``path`` (PNG): time in quarter notes, bar lines, the melody track
     (``melody_track``, None for none) in red over the other tracks in blue."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
     tpq = score.ticks_per_quarter
     end = max((n.time + n.duration for t in score.tracks for n in t.notes), default=tpq * 4) / tpq
     pitches = [n.pitch for t in score.tracks for n in t.notes] or [60]

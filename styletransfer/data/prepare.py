@@ -18,12 +18,14 @@ import json
 import os
 import shutil
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from miditok.data_augmentation import augment_score
 from tqdm import tqdm
 
 from ..config import DataConfig, resolve_data_path
@@ -42,18 +44,12 @@ MIN_TOKENS = 4  # fewer base tokens than this means no note in the piano range s
 
 # Piece table columns, one row per cached piece (originals and augmented copies).
 PIECE_COLUMNS = ("row", "augmented", "tex_start", "tex_end", "tex_bar0", "mel_start", "mel_end", "mel_bar0", "n_bars")
-
-
 _worker_tokenizer = None
-
-
 _worker_types = None
 
 
 def _init_worker():
     global _worker_tokenizer, _worker_types
-    import warnings
-
     warnings.filterwarnings("ignore")
     _worker_tokenizer = tk.build_tokenizer()
     _worker_types = _worker_tokenizer.grammar  # the skyline's base-token tables: the same before and after BPE
@@ -61,8 +57,6 @@ def _init_worker():
 
 def _variants(score, split: str, augment, out_dir: str | None, rel: str):
     """The piece itself, plus its augmented copies when it is a training piece."""
-    from miditok.data_augmentation import augment_score
-
     yield 0, score
     if split != "train" or out_dir is None:
         return

@@ -42,11 +42,7 @@ from .metrics import (
 )
 
 RULE_BASED = "rule-based triads"
-
-
 ORIGINAL = "original"
-
-
 MELODY_SUFFIXES = (".mid", ".midi", ".abc", ".musicxml", ".xml", ".mxl", ".krn")
 
 

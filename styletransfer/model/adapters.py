@@ -31,8 +31,6 @@ from .runs import adapter_composer, adapters, check_vocabulary, resolve_base
 from .runs import slug as adapter_slug
 
 BLEND_ADAPTER = "blend"
-
-
 COMBINATION = "cat"
 
 

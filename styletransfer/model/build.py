@@ -20,8 +20,6 @@ from ..io import replace_dir
 # Files written by save_pretrained. Everything else in a run folder (tokenizer.json, recipe.yaml,
 # adapters/...) belongs to other steps and is carried over when a checkpoint is replaced.
 _MODEL_FILES = ("config.json", "generation_config.json")
-
-
 _MODEL_PREFIXES = ("model.safetensors", "model-0", "pytorch_model")
 
 

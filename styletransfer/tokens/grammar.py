@@ -17,19 +17,13 @@ INF = 10**9
 
 # id classes by first base token
 T_PITCH, T_SHIFT, T_REST, T_CHORD, T_VEL, T_DUR, T_OTHER = range(7)
-
-
 N_CLASSES = 7
 
 
 # base token kinds (finer than the classes)
 K_PITCH, K_SHIFT, K_REST, K_CHORD, K_VEL, K_DUR, K_TEMPO, K_TIMESIG, K_EOS, K_OTHER = range(10)
-
-
 _KIND_OF_TYPE = {"Pitch": K_PITCH, "TimeShift": K_SHIFT, "Rest": K_REST, "Chord": K_CHORD, "Velocity": K_VEL,
                  "Duration": K_DUR, "Tempo": K_TEMPO, "TimeSig": K_TIMESIG}
-
-
 _CLASS_OF_KIND = {K_PITCH: T_PITCH, K_SHIFT: T_SHIFT, K_REST: T_REST, K_CHORD: T_CHORD, K_VEL: T_VEL, K_DUR: T_DUR}
 
 

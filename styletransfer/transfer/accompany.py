@@ -37,9 +37,9 @@ from ..tokens.skyline import melody_base_ids
 from ..tokens.tokenizer import special_id
 from .constraint import MelodyConstraint
 from .plan import MelodyPlan
-from .ranking import HARMONY_WEIGHT, Candidate, _to_score, melody_consonance
+from .ranking import HARMONY_WEIGHT, Candidate, decode_candidate, melody_consonance
 from .sampler import model_context, sample
-from .windows import _bpe_per_bar, _plan_window
+from .windows import bpe_per_bar, plan_window
 
 
 def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: int = 0, temperature: float = 1.0,
@@ -64,7 +64,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     n = candidates
 
     n_bars = plan.n_bars
-    mel_bars = _bpe_per_bar(tokenizer, plan.split_bars(plan.ids, plan.starts, 0, n_bars))
+    mel_bars = bpe_per_bar(tokenizer, plan.split_bars(plan.ids, plan.starts, 0, n_bars))
     mel_len = [len(b) for b in mel_bars]
     bar_len = [plan.bar_ticks[b + 1] - plan.bar_ticks[b] for b in range(n_bars)]
     est = [max(4.0, 3.0 * m) for m in mel_len]  # a first guess, replaced by what the model writes
@@ -78,7 +78,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     i, window = 0, 0
     while True:
         carried_len = [max(lengths[b] for lengths in tex_bar_len) for b in range(i)]
-        s, e = _plan_window(i, n_bars, mel_len, carried_len, est, ctx)
+        s, e = plan_window(i, n_bars, mel_len, carried_len, est, ctx)
         final = e >= n_bars
         window_end = None if final else plan.bar_ticks[e]
         melody_part = [t for bar in mel_bars[s:e] for t in bar]
@@ -87,7 +87,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
             first = bisect_left(tex_starts[r], plan.bar_ticks[s]) if s else 0
             carried = plan.split_bars(texture[r][first:], tex_starts[r][first:], s, i)
             prompts.append([bos, mel_tok] + melody_part + [tex_tok] +
-                           [t for bar in _bpe_per_bar(tokenizer, carried) for t in bar])
+                           [t for bar in bpe_per_bar(tokenizer, carried) for t in bar])
         constraint = MelodyConstraint(plan, states, window_end=window_end)
         constraint.budgets = [max(ctx - len(p), constraint.hurry_cost(st) + 8) for p, st in zip(prompts, states)]
         if not all(constraint.eos_ok(st) for st in states) or final:
@@ -114,7 +114,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         for r in range(n):  # bars [i, e) of the texture are finished: their BPE lengths, for window planning
             first = bisect_left(tex_starts[r], plan.bar_ticks[i])
             bars = plan.split_bars(texture[r][first:], tex_starts[r][first:], i, e)
-            tex_bar_len[r] += [len(b) for b in _bpe_per_bar(tokenizer, bars)]
+            tex_bar_len[r] += [len(b) for b in bpe_per_bar(tokenizer, bars)]
         # what the model actually writes per tick, for the next windows' size
         ticks = max(1, plan.bar_ticks[e] - plan.bar_ticks[i])
         rate = float(np.mean(generated_ticks)) / ticks
@@ -123,7 +123,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
 
     out = []
     for r in range(n):
-        score, n_acc, penalty = _to_score(tokenizer, plan, sampled[r], melody_score)
+        score, n_acc, penalty = decode_candidate(tokenizer, plan, sampled[r], melody_score)
         mean_ll = ll_sum[r] / max(1, n_scored[r])
         consonance = melody_consonance(score)
         out.append(Candidate(score, mean_ll, penalty, mean_ll - penalty + harmony_weight * consonance, n_acc,

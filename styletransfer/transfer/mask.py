@@ -18,8 +18,6 @@ from .state import ConstraintState
 # (per-class threshold: ids of the class pass up to that value, -1 none; forced first base id or -1;
 #  EOS allowed; denominator index)
 Thresholds = tuple[list[int], int, bool, int]
-
-
 FINISHED_ROW: Thresholds = ([-1] * N_CLASSES, -1, True, 0)  # a finished row only repeats EOS
 
 

@@ -11,11 +11,7 @@ from ..tokens.tokenizer import decode_ids
 from .plan import MelodyPlan
 
 PENALTY_NO_ACCOMPANIMENT = 10.0
-
-
 PENALTY_ONE_PITCH = 5.0
-
-
 HARMONY_WEIGHT = 1.0
 
 
@@ -45,7 +41,7 @@ def melody_consonance(score: Score) -> float:
     return 0.0 if math.isnan(value) else value
 
 
-def _to_score(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: Score) -> tuple[Score, int, float]:
+def decode_candidate(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: Score) -> tuple[Score, int, float]:
     """Decode the texture (miditok's decoder) into melody + accompaniment tracks at the input's resolution."""
     decoded = decode_ids(tokenizer, ids)
     src_tpq = decoded.ticks_per_quarter

@@ -6,7 +6,7 @@ from ..tokens.tokenizer import bpe_encode_bars
 GENERATE_SHARE = 0.6  # of the context, for a window's new texture when the piece needs several windows
 
 
-def _bpe_per_bar(tokenizer, bars: list[list[int]]) -> list[list[int]]:
+def bpe_per_bar(tokenizer, bars: list[list[int]]) -> list[list[int]]:
     """BPE ids of each bar (BPE never merges across bars, as in training)."""
     ids, starts = bpe_encode_bars(tokenizer, bars)
     ids = ids.tolist()
@@ -14,7 +14,7 @@ def _bpe_per_bar(tokenizer, bars: list[list[int]]) -> list[list[int]]:
     return [ids[bounds[k]:bounds[k + 1]] for k in range(len(bars))]
 
 
-def _plan_window(i: int, n_bars: int, mel_len: list[int], carried_len: list[int], est: list[float],
+def plan_window(i: int, n_bars: int, mel_len: list[int], carried_len: list[int], est: list[float],
                  ctx: int) -> tuple[int, int]:
     """(s, e): generate bars [i, e) with the texture of bars [s, i) carried forward."""
     if i == 0 and 3 + sum(mel_len[:n_bars]) + sum(est[:n_bars]) <= ctx:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import music21
 import numpy as np
 import pandas as pd
 
@@ -33,6 +34,7 @@ from ..model.runs import adapter_composer, adapters, resolve_base
 from ..tokens.tokenizer import load_score
 from ..transfer.pipeline import harmonize, load_style
 from .baselines import harmonize as rule_based_triads
+from .cadences import fermata_onsets
 from .judge import META_FILE, StyleJudge, train_judge
 from .metrics import (
     histogram_distances,
@@ -40,6 +42,7 @@ from .metrics import (
     pitch_class_histogram,
     transfer_metrics,
 )
+from .theory import voice_leading_metrics
 
 RULE_BASED = "rule-based triads"
 ORIGINAL = "original"
@@ -78,9 +81,11 @@ def composer_reference(catalog: pd.DataFrame, composer: str, split: str = "test"
 
 
 def score_output(output, melody, reference: Reference | None, judge, style_class: str | None,
-                 exclude: str | None = None) -> dict:
-    """transfer_metrics + the mean pitch-class distance to the reference + the judge's P(style)."""
+                 exclude: str | None = None, fermatas: list[float] | None = None) -> dict:
+    """transfer_metrics + the teacher's voice-leading and cadence numbers (phrase ends at ``fermatas`` when
+    known) + the mean pitch-class distance to the reference + the judge's P(style)."""
     row = transfer_metrics(output, melody)
+    row.update(voice_leading_metrics(output, melody, fermatas=fermatas))
     row.pop("pitch_class_distance", None)
     row["pc_distance"] = reference.mean_distance(notes_of(output), exclude) if reference is not None else math.nan
     row["p_style"] = judge.proba(output).get(style_class, 0.0) if judge is not None and style_class else math.nan
@@ -120,7 +125,7 @@ def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[
             if loaded is None:
                 output = rule_based_triads(melody)
             else:
-                found = harmonize(melody, loaded, candidates, seed + k)
+                found = harmonize(melody, loaded, seed + k, candidates)
                 output = found[0].score
                 if label == ablate:
                     by_likelihood = max(found, key=lambda c: c.log_likelihood - c.penalty).score
@@ -161,9 +166,11 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
     reference = composer_reference(catalog, composer)
 
     melody_of: dict[str, object] = {}
+    fermatas_of: dict[str, list[float]] = {}
 
     def score_fn(name, output):
-        return score_output(output, melody_of[name], reference, judge, style_class, exclude=name)
+        return score_output(output, melody_of[name], reference, judge, style_class, exclude=name,
+                            fermatas=fermatas_of.get(name))
 
     chorales = []
     for _, row in test.iterrows():
@@ -175,6 +182,7 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
             continue
         chorales.append((row["title"], melody, original))
         melody_of[row["title"]] = melody
+        fermatas_of[row["title"]] = corpus_fermatas(row["title"], melody)
     systems = [(f"mst {adapter.name}", style), ("mst base", "none")]
     if other_slug is not None:
         systems.append((f"mst {other_slug}", other_slug))
@@ -197,6 +205,15 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
     result["melodies"] = (run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress,
                                       ablate=under_test) if tunes else [])
     return result
+
+
+def corpus_fermatas(title: str, melody) -> list[float] | None:
+    """The fermata onsets of a bundled-corpus piece (its title is its music21 corpus path), where the phrases
+    of a chorale end; None for a piece music21's corpus does not hold (e.g. Maestro's)."""
+    try:
+        return fermata_onsets(music21.corpus.parse(title), notes_of(melody))
+    except Exception:  # noqa: BLE001 - not in the corpus, or unreadable: the phrases are then found from the melody
+        return None
 
 
 def _adapter_composer(adapter: Path, catalog: pd.DataFrame) -> str:

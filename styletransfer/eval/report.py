@@ -9,6 +9,13 @@ import pandas as pd
 COLUMNS = [
     ("melody recall", "melody_recall", ".3f", "higher"),
     ("above melody", "melody_above_rate", ".3f", "0"),
+    ("par. mel-bass", "parallels_melody_bass", ".2f", "lower (per 100 beat moves)"),
+    ("par. voices", "parallels_any_voices", ".1f", "lower (per 100 beat moves)"),
+    ("dissonance", "strong_beat_dissonance", ".1f", "near original (per 100 strong beats)"),
+    ("chromatic", "unexplained_chromatic", ".2f", "near original (per 100 notes)"),
+    ("no bass", "no_bass_rate", ".1f", "near original (per 100 beats)"),
+    ("auth. cad.", "authentic_cadence_rate", ".0f", "higher (per 100 phrases)"),
+    ("final auth.", "final_authentic", ".2f", "higher"),
     ("CTnCTR", "ctnctr", ".3f", "higher"),
     ("PCS", "pcs", ".3f", "higher"),
     ("MCTD", "mctd", ".3f", "lower"),

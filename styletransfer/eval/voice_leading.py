@@ -335,5 +335,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
         "parallels_any_voices_count": pan,
         "hidden_outer_count": hid,
         "voice_crossing_count": cro,
+        "spacing_count": int(sp_fault.sum()),
+        "no_bass_count": int(nb_fault.sum()),
         "beats": len(bt.times),
     }

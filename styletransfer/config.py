@@ -148,16 +148,32 @@ class SampleConfig(Section):
     seed: int
 
 
+class SearchConfig(Section):
+    """The search over partial accompaniments (transfer/search.py): the batch is stopped every
+    ``bars_per_step`` bars and resampled by the faults a theory teacher would mark."""
+
+    _at = ("transfer", "search")
+    enabled: bool
+    bars_per_step: int = Field(..., ge=1)
+    strength: float = Field(..., ge=0)  # log-weight of one fault when resampling
+    rank_strength: float = Field(..., ge=0)  # what one fault costs in the final ranking
+    cadence_bonus: float = Field(..., ge=0)  # final ranking: an authentic cadence onto the tonic at the end
+
+
 class TransferConfig(Section):
     """`mst transfer`'s sampling and ranking, tuned on Bach's validation chorales (docs/results.md): a
     lower temperature than free generation, because a harmonization wants the model's most typical
     chords, not its surprising ones."""
 
     _at = ("transfer",)
+    candidates: int = Field(..., ge=1)  # accompaniments sampled in one batch (the search's particles)
     temperature: float = Field(..., gt=0)
     top_k: int = Field(..., ge=0)
     top_p: float = Field(..., gt=0, le=1.0)
     harmony_weight: float = Field(..., ge=0)  # ranking: weight of the consonance with the melody (PCS)
+    hard_rules: list[str]  # what the style never allows (transfer/rules.HARD_RULES), added to the constraint
+    search: SearchConfig
+
 
 
 class Recipe(Section):

@@ -16,13 +16,15 @@ from rich.table import Table
 
 from .app import BaseOpt, SetOpt, StyleOpt, app, console, print_warnings
 
+SHOWN = 8  # candidates listed in the table
+
 
 @app.command()
 def transfer(
     melody: Annotated[Path, typer.Argument(help="melody file: MIDI, MusicXML, ABC or Humdrum kern")],
     style: StyleOpt = None,
     base: BaseOpt = None,
-    candidates: Annotated[int, typer.Option(help="accompaniments sampled in one batch; the best is kept")] = 8,
+    candidates: Annotated[Optional[int], typer.Option(help="accompaniments sampled in one batch, the search's particles; the best is kept (default: the recipe's transfer.candidates)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="random seed (default: the recipe's sample.seed)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="output MIDI (default: <melody stem>.<style>.mid here)")] = None,
     track: Annotated[Optional[int], typer.Option(help="take the melody from this track/part (0-based; default: the highest line)")] = None,
@@ -53,15 +55,18 @@ def report_transfer(request) -> None:
         task = progress.add_task("loading the model", total=None)
         result = run_transfer(
             request, progress=lambda done, total: progress.update(task, completed=done, total=total),
-            on_loaded=lambda _: progress.update(task, description=f"sampling {request.candidates} candidates"),
+            on_loaded=lambda loaded: progress.update(task, description=f"sampling {request.candidates or loaded.recipe.transfer.candidates} candidates"),
             on_melody=print_warnings)
     files = result.files
-    table = Table(title=f"{len(result.candidates)} candidates, {result.label} (seed {result.seed})")
+    shown = result.candidates if files.candidates else result.candidates[:SHOWN]
+    more = len(result.candidates) - len(shown)
+    table = Table(title=f"{len(result.candidates)} candidates, {result.label} (seed {result.seed})",
+                  caption=f"... and {more} more (--keep-all writes them all)" if more else None)
     for column in ("rank", "score", "log-likelihood", "consonance", "penalty", "accompaniment notes"):
         table.add_column(column, justify="right")
     if files.candidates:
         table.add_column("file")
-    for k, candidate in enumerate(result.candidates):
+    for k, candidate in enumerate(shown):
         row = [str(k + 1), f"{candidate.rank_score:.3f}", f"{candidate.log_likelihood:.3f}",
                f"{candidate.consonance:.3f}", f"{candidate.penalty:g}", str(candidate.accompaniment_notes)]
         table.add_row(*row, *([str(files.candidates[k])] if files.candidates else []))

@@ -32,6 +32,7 @@ import numpy as np
 from symusic import Score
 
 from ..errors import UserError
+from ..eval.beats import beat_of, time_signatures_of
 from ..tokens.grammar import decode_base
 from ..tokens.skyline import melody_base_ids
 from ..tokens.tokenizer import special_id
@@ -39,19 +40,24 @@ from .constraint import MelodyConstraint
 from .plan import MelodyPlan
 from .ranking import HARMONY_WEIGHT, Candidate, decode_candidate, melody_consonance
 from .sampler import model_context, sample
+from .search import Search
 from .windows import bpe_per_bar, plan_window
 
 
 def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: int = 0, temperature: float = 1.0,
              top_k: int = 0, top_p: float = 1.0, context: int | None = None,
              progress: Callable[[int, int], None] | None = None,
-             harmony_weight: float = HARMONY_WEIGHT) -> list[Candidate]:
+             harmony_weight: float = HARMONY_WEIGHT, search: Search | None = None,
+             hard_rules: frozenset[str] = frozenset()) -> list[Candidate]:
     """``candidates`` accompaniments of the melody, sampled in one batch, best first.
 
     ``context`` may shrink the model's own context (``max_position_embeddings`` / ``n_positions``) to force
-    smaller windows; ``progress(bars_done, bars)`` is called after each window. Every candidate holds every
-    melody note (onset, pitch, duration on the tokenizer's grid) with nothing sounding above it; the output
-    keeps the input's tempos, time and key signatures. Raises UserError for a melody without notes.
+    smaller windows; ``progress(bars_done, bars)`` is called after each window. ``search`` (transfer/search.py)
+    stops the batch every few bars and resamples it by the analysis of what is written so far; without it
+    the candidates are independent samples (best-of-N). ``hard_rules`` (transfer/rules.HARD_RULES) are
+    added to the melody constraint. Every candidate holds every melody note (onset,
+    pitch, duration on the tokenizer's grid) with nothing sounding above it; the output keeps the input's
+    tempos, time and key signatures. Raises UserError for a melody without notes.
     """
     if candidates < 1:
         raise UserError("candidates must be at least 1")
@@ -64,6 +70,8 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     n = candidates
 
     n_bars = plan.n_bars
+    searching = None if search is None else search.begin(plan, grammar, beat_of(melody_score),
+                                                         time_signatures_of(melody_score))
     mel_bars = bpe_per_bar(tokenizer, plan.split_bars(plan.ids, plan.starts, 0, n_bars))
     mel_len = [len(b) for b in mel_bars]
     bar_len = [plan.bar_ticks[b + 1] - plan.bar_ticks[b] for b in range(n_bars)]
@@ -79,16 +87,18 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     while True:
         carried_len = [max(lengths[b] for lengths in tex_bar_len) for b in range(i)]
         s, e = plan_window(i, n_bars, mel_len, carried_len, est, ctx)
+        melody_part = [t for bar in mel_bars[s:e] for t in bar]
+        if search is not None:  # the prompt still holds melody bars [s, e): sampling stops earlier
+            e = search.stop(i, e)
         final = e >= n_bars
         window_end = None if final else plan.bar_ticks[e]
-        melody_part = [t for bar in mel_bars[s:e] for t in bar]
         prompts = []
         for r in range(n):
             first = bisect_left(tex_starts[r], plan.bar_ticks[s]) if s else 0
             carried = plan.split_bars(texture[r][first:], tex_starts[r][first:], s, i)
             prompts.append([bos, mel_tok] + melody_part + [tex_tok] +
                            [t for bar in bpe_per_bar(tokenizer, carried) for t in bar])
-        constraint = MelodyConstraint(plan, states, window_end=window_end)
+        constraint = MelodyConstraint(plan, states, window_end=window_end, hard_rules=hard_rules)
         constraint.budgets = [max(ctx - len(p), constraint.hurry_cost(st) + 8) for p, st in zip(prompts, states)]
         if not all(constraint.eos_ok(st) for st in states) or final:
             sample(model, prompts, max(constraint.budgets), temperature=temperature, top_k=top_k, top_p=top_p,
@@ -119,14 +129,30 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         ticks = max(1, plan.bar_ticks[e] - plan.bar_ticks[i])
         rate = float(np.mean(generated_ticks)) / ticks
         est = est[:e] + [max(4.0, rate * bar_len[b]) for b in range(e, n_bars)]
+        if search is not None:
+            keep = searching.select(texture, seed * 1_000_003 + window)
+            # copies: a row kept twice goes on as two rows, each extended in place by its own tokens
+            texture, tex_starts, tex_bar_len, sampled = (
+                [list(rows[k]) for k in keep] for rows in (texture, tex_starts, tex_bar_len, sampled))
+            states, ll_sum, n_scored = ([rows[k] for k in keep] for rows in (states, ll_sum, n_scored))
         i, window = e, window + 1
 
     out = []
-    for r in range(n):
+    rows = range(n) if searching is None else _distinct(sampled)  # resampled copies are one candidate
+    for r in rows:
         score, n_acc, penalty = decode_candidate(tokenizer, plan, sampled[r], melody_score)
         mean_ll = ll_sum[r] / max(1, n_scored[r])
         consonance = melody_consonance(score)
-        out.append(Candidate(score, mean_ll, penalty, mean_ll - penalty + harmony_weight * consonance, n_acc,
-                             sampled[r], seed, consonance))
+        analysis = searching.final_score(texture[r]) if searching is not None else 0.0
+        out.append(Candidate(score, mean_ll, penalty, mean_ll - penalty + harmony_weight * consonance + analysis,
+                             n_acc, sampled[r], seed, consonance))
     out.sort(key=lambda c: -c.rank_score)
     return out
+
+
+def _distinct(rows: list[list[int]]) -> list[int]:
+    """The index of the first of each distinct row."""
+    seen: dict[tuple[int, ...], int] = {}
+    for r, ids in enumerate(rows):
+        seen.setdefault(tuple(ids), r)
+    return list(seen.values())

@@ -32,14 +32,15 @@ class MelodyConstraint:
     """
 
     def __init__(self, plan: MelodyPlan, states: list[ConstraintState] | None = None, batch: int | None = None,
-                 window_end: int | None = None, budgets: list[int] | None = None):
+                 window_end: int | None = None, budgets: list[int] | None = None,
+                 hard_rules: frozenset[str] = frozenset()):
         self.plan, self.grammar = plan, plan.grammar
         if states is None:
             states = [plan.initial_state()] * (batch or 1)
         self.states = list(states)
         self.batch = len(self.states)
         self.window_end = window_end
-        self.rules = MelodyRules(plan, window_end)
+        self.rules = MelodyRules(plan, window_end, hard_rules)
         self.hurry = HurryPath(plan, window_end)
         if budgets is None:
             budgets = [self.hurry.default_budget(s) for s in self.states]

@@ -22,7 +22,7 @@ import torch
 from symusic import Score
 from transformers.utils import logging as hf_logging
 
-from ..config import Recipe
+from ..config import Recipe, TransferConfig
 from ..data.melody_file import read_melody_noting
 from ..errors import UserError
 from ..io import atomic_write_bytes, refuse_to_overwrite
@@ -38,6 +38,7 @@ from ..model.runs import base_recipe, resolve_base
 from ..render import INSTALL_HINT, SOUNDFONT, piano_roll, render_wav
 from .accompany import transfer as accompany
 from .ranking import Candidate
+from .search import Search
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -75,7 +76,7 @@ class TransferRequest:
     melody: Path
     style: str | None
     base: str | None = None
-    candidates: int = 8
+    candidates: int | None = None  # None: the recipe's transfer.candidates
     seed: int | None = None  # None: the base recipe's sample.seed
     out: Path | None = None
     track: int | None = None
@@ -109,12 +110,14 @@ class TransferResult:
     seconds: float
 
 
-def load_style(base: str | Path | None, style: str, overrides: list[str] | None = None) -> LoadedStyle:
-    """The model for ``style`` (an adapter, a blend or 'none'), every name checked before weights load."""
+def load_style(base: str | Path | None, style: str, overrides: list[str] | None = None,
+               recipe: Recipe | None = None) -> LoadedStyle:
+    """The model for ``style`` (an adapter, a blend or 'none'), every name checked before weights load;
+    ``recipe``: the base's recipe when the caller has read it already."""
     base_dir = resolve_base(base)
     parsed = parse_style(style)
     adapters = resolve_style(base_dir, parsed)
-    recipe = base_recipe(base_dir, overrides)  # a bad --set fails before the model loads
+    recipe = recipe or base_recipe(base_dir, overrides)  # a bad --set fails before the model loads
     hf_logging.disable_progress_bar()  # the weight-loading bar of a 20 MB model is noise
     model, tokenizer, _ = load_styled(base_dir, style)
     return LoadedStyle(model, tokenizer, base_dir, parsed, style_label(parsed, adapters), recipe)
@@ -136,14 +139,18 @@ def decoding_threads(model):
         torch.set_num_threads(threads)
 
 
-def harmonize(melody: Score, loaded: LoadedStyle, candidates: int, seed: int,
-              progress: Callable[[int, int], None] | None = None, **settings) -> list[Candidate]:
-    """``candidates`` accompaniments of ``melody``, best first, with the recipe's transfer settings
-    (``settings`` overrides single ones, e.g. ``harmony_weight=0`` for an ablation)."""
-    chosen = {**loaded.recipe.transfer.model_dump(), **settings}
+def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | None = None,
+              progress: Callable[[int, int], None] | None = None, settings: TransferConfig | None = None) -> list[Candidate]:
+    """Accompaniments of ``melody``, best first, with the recipe's transfer settings (``settings``: others,
+    e.g. for an ablation; ``candidates``: the batch, by default the settings' ``candidates``)."""
+    cfg = settings or loaded.recipe.transfer
+    search = Search(cfg.search.bars_per_step, cfg.search.strength, cfg.search.rank_strength,
+                    cfg.search.cadence_bonus) if cfg.search.enabled else None
     with decoding_threads(loaded.model):
-        return accompany(melody, loaded.model, loaded.tokenizer, candidates=candidates, seed=seed,
-                         progress=progress, **chosen)
+        return accompany(melody, loaded.model, loaded.tokenizer, candidates=candidates or cfg.candidates, seed=seed,
+                         temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                         harmony_weight=cfg.harmony_weight, progress=progress, search=search,
+                         hard_rules=frozenset(cfg.hard_rules))
 
 
 def check_wav_tools() -> None:
@@ -161,14 +168,16 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
     in the melody as soon as it is read, ``on_loaded`` that the model is ready, ``progress(bars_done,
     bars)`` how the sampling goes."""
     started = time.perf_counter()
-    if request.candidates < 1:
+    if request.candidates is not None and request.candidates < 1:
         raise UserError(f"--candidates must be at least 1, got {request.candidates}")
     if request.style is None:
         raise UserError("give --style NAME (an adapter of the base, e.g. bach), a blend "
                         "(bach=0.7,chopin=0.3) or --style none")
     style = parse_style(request.style)
-    files = output_files(request.melody, file_slug(style), request.out, request.wav, request.keep_all,
-                         request.candidates)
+    base_dir = resolve_base(request.base)
+    recipe = base_recipe(base_dir, request.overrides)  # a bad --set fails here, before any work
+    candidates = request.candidates or recipe.transfer.candidates
+    files = output_files(request.melody, file_slug(style), request.out, request.wav, request.keep_all, candidates)
     melody_path = request.melody
     if melody_path.exists() and any(p.exists() and p.samefile(melody_path) for p in files.all):
         raise UserError(f"the output would overwrite the melody {melody_path}: choose another --out")
@@ -180,13 +189,13 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
         on_melody(warnings)
 
     loading = time.perf_counter()
-    loaded = load_style(request.base, request.style, request.overrides)
+    loaded = load_style(base_dir, request.style, recipe=recipe)
     load_seconds = time.perf_counter() - loading
     seed = loaded.recipe.sample.seed if request.seed is None else request.seed
     if on_loaded is not None:
         on_loaded(loaded)
     sampling = time.perf_counter()
-    results = harmonize(melody, loaded, request.candidates, seed, progress)
+    results = harmonize(melody, loaded, seed, candidates, progress)
     sample_seconds = time.perf_counter() - sampling
 
     best = results[0].score

@@ -30,6 +30,12 @@ from ..tokens.grammar import K_CHORD, K_DUR, K_PITCH, K_REST, K_SHIFT, K_TIMESIG
 from .plan import NO_PITCH, MelodyPlan
 from .state import ConstraintState
 
+# Rules a style's recipe may add (``transfer.hard_rules``): what that style never allows.
+HARD_RULES = {
+    "semitone_on_beat": "no accompaniment note a semitone (or a major seventh, minor ninth...) from the melody "
+                        "note sounding on a beat",
+}
+
 # a ConstraintState made at C speed: its generated __new__ would add a Python call to every accepted step
 _new_state = tuple.__new__
 
@@ -38,8 +44,14 @@ class MelodyRules:
     """The rules for one window of a melody: ``window_end`` is the tick where a non-final window stops
     (None for the final window, which EOS ends)."""
 
-    def __init__(self, plan: MelodyPlan, window_end: int | None = None):
+    def __init__(self, plan: MelodyPlan, window_end: int | None = None, hard_rules: frozenset[str] = frozenset()):
+        unknown = set(hard_rules) - set(HARD_RULES)
+        if unknown:
+            raise ValueError(f"unknown hard rules {sorted(unknown)} (known: {', '.join(HARD_RULES)})")
         self.plan, self.grammar, self.window_end = plan, plan.grammar, window_end
+        g = self.grammar
+        # semitone_on_beat: ticks per beat for each time-signature denominator (a beat = one denominator unit)
+        self.beat_ticks = [g.tpq * 4 // den for den in g.dens] if "semitone_on_beat" in hard_rules else None
 
     def eos_ok(self, s: ConstraintState) -> bool:
         """May EOS come now: no note half written, and the window's end reached (or every melody event placed)."""
@@ -110,6 +122,10 @@ class MelodyRules:
                 pitch = g.pitch[b]
                 if pitch >= ceiling:
                     return None
+                if self.beat_ticks is not None and now % self.beat_ticks[den] == 0:
+                    sounding = p.sounding_min(now)  # the melody note sounding on this beat
+                    if sounding != NO_PITCH and (sounding - pitch) % 12 in (1, 11):
+                        return None
                 max_dur = p.limit(pitch, now)
                 if max_dur < g.min_dur[den]:
                     return None

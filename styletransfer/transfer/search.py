@@ -1,0 +1,105 @@
+"""Search over partial accompaniments: sequential Monte Carlo with the teacher's analysis as the potential.
+
+Best-of-N samples N accompaniments independently and keeps the best; a mistake in bar 2 stays in every
+candidate that made it. Here the batch of K candidates ("particles") is stopped every ``bars_per_step``
+bars; each is scored by what a theory teacher would mark in what it has written so far (parallel fifths and
+octaves against the melody and between voices, strong-beat dissonance, beats without a bass, chromatic
+notes no chord explains: eval/voice_leading.py, eval/dissonance.py), and the batch is resampled in
+proportion to ``exp(-strength * new faults)``: candidates that just made a mistake tend to be replaced by
+copies of ones that did not, which the model then continues differently (each row draws its own tokens).
+
+The model writes every note: the analysis only decides which of the model's own continuations survive,
+and at the end which candidate is kept (the usual ranking plus ``-strength * faults`` and a bonus for an
+authentic cadence at the end, ``eval/cadences.py``). This is SMC with the tempered, top-p model as the
+proposal and the potential ``exp(-strength * faults)``: the target is the model's distribution reweighted
+towards correct voice leading, not a set of rules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..eval.cadences import cadence_rates, phrase_cadences
+from ..eval.dissonance import dissonance_rates
+from ..eval.keys import estimate_key
+from ..eval.phrases import phrase_ends, phrase_starts
+from ..eval.voice_leading import voice_leading_rates
+from ..tokens.grammar import Grammar, decode_base
+from .plan import MelodyPlan
+
+# what a fault costs, per kind (the analysis' counts)
+FAULT_WEIGHTS = {"parallels_melody_bass": 1.0, "parallels_any_voices": 0.5, "hidden_outer": 0.25,
+                 "voice_crossing": 0.25, "spacing": 0.25, "no_bass": 0.5, "strong_beat_dissonance": 0.5,
+                 "unexplained_chromatic": 0.5}
+
+
+@dataclass(frozen=True)
+class Search:
+    """How to search: ``bars_per_step`` bars between resamplings; ``strength``: the log-weight of one fault
+    when resampling; ``rank_strength``: what one fault costs in the final ranking (whose other terms are a
+    mean log-likelihood per token and a consonance in [-1, 1]); ``cadence_bonus``: added to the final
+    score for an authentic cadence onto the tonic at the end."""
+
+    bars_per_step: int = 1
+    strength: float = 1.0
+    rank_strength: float = 0.1
+    cadence_bonus: float = 0.5
+
+    def stop(self, i: int, e: int) -> int:
+        """Where the window starting at bar ``i`` stops sampling (``e``: where its prompt's melody ends)."""
+        return min(e, i + self.bars_per_step)
+
+    def begin(self, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures) -> "SearchRun":
+        return SearchRun(self, plan, grammar, beat, tuple(time_signatures))
+
+
+class SearchRun:
+    """One melody's search: its key (from the melody), and the faults of the rows so far."""
+
+    def __init__(self, search: Search, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures: tuple):
+        self.search, self.plan, self.grammar = search, plan, grammar
+        self.beat, self.time_signatures = beat, time_signatures
+        self.key = estimate_key([p for _, p, _, _, _ in plan.notes], [d for _, _, _, _, d in plan.notes])
+        self.melody_keys = {(on, p) for on, p, _, _, _ in plan.notes}
+        self.row_faults: np.ndarray | None = None
+
+    def notes(self, texture: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(melody, accompaniment) as (onset_q, end_q, pitch) rows, from the base ids written so far."""
+        tpq = self.grammar.tpq
+        mel, acc = [], []
+        for on, p, _, _, d in decode_base(self.grammar, texture).notes:
+            (mel if (on, p) in self.melody_keys else acc).append((on / tpq, (on + d) / tpq, p))
+        return np.asarray(mel, float).reshape(-1, 3), np.asarray(acc, float).reshape(-1, 3)
+
+    def faults(self, texture: list[int]) -> float:
+        """The weighted count of the faults in what is written (partial or whole)."""
+        mel, acc = self.notes(texture)
+        if not len(acc) or not len(mel):
+            return 0.0
+        seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures))
+        counts = {**voice_leading_rates(mel, acc, self.beat, breaks=seams),
+                  **dissonance_rates(mel, acc, self.beat, self.time_signatures, self.key)}
+        return float(sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in FAULT_WEIGHTS.items()))
+
+    def select(self, textures: list[list[int]], seed: int) -> list[int]:
+        """Which rows continue (systematic resampling by ``exp(-strength * new faults)``), in row order."""
+        faults = np.array([self.faults(t) for t in textures])
+        new = faults - (self.row_faults if self.row_faults is not None else 0.0)
+        log_w = -self.search.strength * new
+        w = np.exp(log_w - log_w.max())
+        k = len(textures)
+        positions = (np.random.default_rng(seed).random() + np.arange(k)) / k
+        keep = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), positions), k - 1).tolist()
+        self.row_faults = faults[keep]
+        return keep
+
+    def final_score(self, texture: list[int]) -> float:
+        """Added to a finished candidate's rank score: ``-rank_strength * faults``, and the cadence bonus."""
+        mel, acc = self.notes(texture)
+        score = -self.search.rank_strength * self.faults(texture)
+        if len(acc) and len(mel):
+            _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, None, self.key)
+            if cadence_rates(cadences, home=self.key).get("final_authentic", 0.0) > 0:
+                score += self.search.cadence_bonus
+        return score

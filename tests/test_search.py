@@ -1,0 +1,93 @@
+"""The search over partial accompaniments (transfer/search.py) and the hard rules (transfer/rules.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from styletransfer.transfer.accompany import transfer
+from styletransfer.transfer.plan import MelodyPlan
+from styletransfer.transfer.rules import MelodyRules
+from styletransfer.transfer.search import Search, SearchRun
+from styletransfer.tokens.skyline import melody_base_ids
+from transfer_helpers import TPQ, check_guarantee, melodies, melody_score, one_thread, random_melody, tiny_model, tok  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="module")
+def model(tok):
+    return tiny_model(tok, context=256)
+
+
+def semitone_clashes_on_beats(score, beat_ticks: int) -> int:
+    """Accompaniment notes attacked on a beat a semitone (mod octaves) from the melody note sounding then."""
+    melody, accompaniment = score.tracks[0].notes, score.tracks[1].notes
+    clashes = 0
+    for note in accompaniment:
+        if note.time % beat_ticks:
+            continue
+        for m in melody:
+            if m.time <= note.time < m.time + m.duration and (m.pitch - note.pitch) % 12 in (1, 11):
+                clashes += 1
+    return clashes
+
+
+def test_unknown_hard_rule_is_refused(tok):
+    score, _ = random_melody(1, 4)
+    plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+    with pytest.raises(ValueError, match="unknown hard rules"):
+        MelodyRules(plan, hard_rules=frozenset({"no_fun"}))
+
+
+def test_semitone_rule_forbids_the_clash_and_only_it(tok, model):
+    """Sampled many times, the unconstrained model writes semitone clashes on beats; with the rule, none,
+    and the melody is kept either way."""
+    score, expected = random_melody(21, 16)
+    free = [c.score for c in transfer(score, model, tok, candidates=8, seed=3, temperature=1.5)]
+    ruled = transfer(score, model, tok, candidates=8, seed=3, temperature=1.5,
+                     hard_rules=frozenset({"semitone_on_beat"}))
+    assert sum(semitone_clashes_on_beats(s, TPQ) for s in free) > 0  # the rule has something to forbid
+    for c in ruled:
+        check_guarantee(c.score, expected)
+        assert semitone_clashes_on_beats(c.score, TPQ) == 0
+
+
+@settings(max_examples=8, deadline=None)
+@given(melody=melodies(max_notes=12), seed=st.integers(0, 1000))
+def test_search_keeps_the_melody(tok, model, melody, seed):
+    score, expected = melody
+    found = transfer(score, model, tok, candidates=6, seed=seed, search=Search(bars_per_step=1),
+                     hard_rules=frozenset({"semitone_on_beat"}))
+    assert found and len({tuple(c.texture_ids) for c in found}) == len(found)  # resampled copies merged
+    for c in found:
+        check_guarantee(c.score, expected)
+    assert [c.rank_score for c in found] == sorted((c.rank_score for c in found), reverse=True)
+
+
+def test_resampling_follows_the_faults(tok, monkeypatch):
+    """A row that just made many faults is replaced by copies of rows that made none; rows are copied in
+    proportion to exp(-strength * new faults)."""
+    score, _ = random_melody(2, 8)
+    plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+    run = SearchRun(Search(strength=10.0), plan, tok.grammar, 1.0, ((0.0, 4, 4),))
+    faults = {0: 0.0, 1: 5.0, 2: 0.0, 3: 5.0}
+    monkeypatch.setattr(run, "faults", lambda texture: faults[texture[0]])
+    keep = run.select([[0], [1], [2], [3]], seed=0)
+    assert sorted(set(keep)) == [0, 2] and len(keep) == 4
+    # only the new faults count: the rows kept carry their faults, so equal new faults weigh equally
+    faults.update({0: 1.0, 2: 1.0})
+    keep = run.select([[0], [0], [2], [2]], seed=1)
+    assert sorted(keep) == [0, 1, 2, 3]
+
+
+def test_search_lowers_the_faults_of_the_kept_candidate(tok, model):
+    """Over a few melodies, the searched candidates carry fewer weighted faults than best-of-N's."""
+    searched, independent = [], []
+    for k in range(4):
+        score, _ = random_melody(30 + k, 16)
+        plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+        run = SearchRun(Search(), plan, tok.grammar, 1.0, ((0.0, 4, 4),))
+        faults = lambda c: run.faults([b for t in c.texture_ids for b in tok.grammar.expansions[t]])  # noqa: E731
+        searched.append(faults(transfer(score, model, tok, candidates=12, seed=k, search=Search(strength=3.0))[0]))
+        independent.append(np.mean([faults(c) for c in transfer(score, model, tok, candidates=12, seed=k)]))
+    assert np.mean(searched) < np.mean(independent)

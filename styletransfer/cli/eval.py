@@ -151,7 +151,8 @@ def eval_bach_chorales(
     style: Annotated[str, typer.Option(help="the adapter under test")] = "bach",
     other: Annotated[Optional[str], typer.Option(help="another composer's adapter to compare with (default: the "
                                                       "base's first other adapter)")] = None,
-    candidates: Annotated[int, typer.Option(help="candidates sampled per melody, the best kept (as mst transfer)")] = 8,
+    candidates: Annotated[Optional[int], typer.Option(help="candidates sampled per melody, the best kept (default: the recipe's, as mst transfer)")] = None,
+    compare_styles: Annotated[bool, typer.Option(help="also the base model and another adapter")] = True,
     seed: Annotated[int, typer.Option(help="seed of the first melody (melody k uses seed + k)")] = 0,
     melodies: Annotated[Optional[Path], typer.Option(help="also harmonize the melodies in this folder "
                                                           "(default: the bundled data/melodies; 'none' to skip)")] = None,
@@ -176,7 +177,7 @@ def eval_bach_chorales(
     from ..eval.report import benchmark_markdown
     from ..io import atomic_write_text
 
-    if candidates < 1:
+    if candidates is not None and candidates < 1:
         raise UserError(f"--candidates must be at least 1, got {candidates}")
     csv = out.with_suffix(".csv")
     refuse_to_overwrite([out, csv], force)
@@ -199,9 +200,9 @@ def eval_bach_chorales(
 
         result = bach_chorales(base, n, style, other, candidates, seed, _data(data), judge,
                                melodies_dir if tunes else None, say=lambda m: console.print(m, soft_wrap=True),
-                               progress=step)
+                               progress=step, compare_styles=compare_styles)
     seconds = time.perf_counter() - started
-    report = benchmark_markdown(result, n, style, candidates, seed, seconds)
+    report = benchmark_markdown(result, n, style, candidates, seed, seconds, compare_styles)
     import pandas as pd
 
     rows = [dict(r, set="chorales") for r in result["chorales"]] + [dict(r, set="melodies") for r in result["melodies"]]

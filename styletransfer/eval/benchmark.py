@@ -26,11 +26,12 @@ import music21
 import numpy as np
 import pandas as pd
 
+from ..config import TransferConfig
 from ..data.catalog import find_composer, load_catalog, select
 from ..data.melody_file import quiet_read_melody
 from ..errors import UserError
 from ..model.adapters import find_adapter
-from ..model.runs import adapter_composer, adapters, resolve_base
+from ..model.runs import adapter_composer, adapters, base_recipe, resolve_base
 from ..tokens.tokenizer import load_score
 from ..transfer.pipeline import harmonize, load_style
 from .baselines import harmonize as rule_based_triads
@@ -105,33 +106,44 @@ def melody_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MELODY_SUFFIXES and p.is_file())
 
 
-def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[str, str | None]], base: str,
-                candidates: int, seed: int, score_fn: Callable, progress: Callable[[str], None] | None = None,
-                ablate: str | None = None) -> list[dict]:
+def ablations(settings: TransferConfig) -> list[tuple[str, TransferConfig]]:
+    """The transfer without each of its parts, for the ablation rows: (label suffix, settings)."""
+    no_search = settings.model_copy(update={"search": settings.search.model_copy(update={"enabled": False}),
+                                            "candidates": 8})
+    return [("no search (best of 8)", no_search),
+            ("no hard rules", settings.model_copy(update={"hard_rules": []})),
+            ("neither (as before the search)", no_search.model_copy(update={"hard_rules": []}))]
+
+
+def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[str, str | None, bool]], base: str,
+                candidates: int | None, seed: int, score_fn: Callable, progress: Callable[[str], None] | None = None,
+                ) -> list[dict]:
     """Rows (piece, system, metrics...) for each melody under each system.
 
-    ``melodies``: (name, melody Score, original Score or None); ``systems``: (label, style) with style None
-    for the rule-based harmonizer. One model load per system; each transfer samples ``candidates`` in one
-    batch and keeps the best, as `mst transfer` does. For the system labelled ``ablate``, the same batch's
-    best candidate by likelihood alone (``harmony_weight`` 0) is scored too, as "<label>, likelihood rank"."""
+    ``melodies``: (name, melody Score, original Score or None); ``systems``: (label, style, ablate) with style
+    None for the rule-based harmonizer. One model load per system; each transfer runs as `mst transfer`
+    does (the base recipe's transfer settings; ``candidates`` overrides their batch). A system with
+    ``ablate`` also runs without each part of the transfer (``ablations``), and scores its batch's best
+    candidate by likelihood alone, as "<label>, likelihood rank"."""
     base_dir = resolve_base(base)
     rows = []
     for name, _, original in melodies:
         if original is not None:
             rows.append({"piece": name, "system": ORIGINAL, **score_fn(name, original)})
-    for label, style in systems:
+    for label, style, ablate in systems:
         loaded = load_style(base_dir, style) if style is not None else None
+        variants = [(label, None)] + ([(f"{label}, {what}", cfg) for what, cfg in ablations(loaded.recipe.transfer)]
+                                      if ablate and loaded is not None else [])
         for k, (name, melody, _) in enumerate(melodies):
             if loaded is None:
-                output = rule_based_triads(melody)
-            else:
-                found = harmonize(melody, loaded, seed + k, candidates)
-                output = found[0].score
-                if label == ablate:
+                rows.append({"piece": name, "system": label, **score_fn(name, rule_based_triads(melody))})
+            for variant, settings in variants if loaded is not None else []:
+                found = harmonize(melody, loaded, seed + k, candidates if settings is None else None,
+                                  settings=settings)
+                rows.append({"piece": name, "system": variant, **score_fn(name, found[0].score)})
+                if ablate and settings is None:
                     by_likelihood = max(found, key=lambda c: c.log_likelihood - c.penalty).score
-                    rows.append({"piece": name, "system": f"{label}, likelihood rank",
-                                 **score_fn(name, by_likelihood)})
-            rows.append({"piece": name, "system": label, **score_fn(name, output)})
+                    rows.append({"piece": name, "system": f"{label}, likelihood rank", **score_fn(name, by_likelihood)})
             if progress is not None:
                 progress(label)
     return rows
@@ -146,9 +158,9 @@ def pick_other_style(base: Path, style: str, other: str | None) -> str | None:
     return rest[0] if rest else None
 
 
-def bach_chorales(base: str | None, n: int, style: str, other: str | None, candidates: int, seed: int,
+def bach_chorales(base: str | None, n: int, style: str, other: str | None, candidates: int | None, seed: int,
                   data: Path, judge_dir: Path, melodies_dir: Path | None, say: Callable[[str], None] = print,
-                  progress: Callable[[str], None] | None = None) -> dict:
+                  progress: Callable[[str], None] | None = None, compare_styles: bool = True) -> dict:
     """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}."""
     base_dir = resolve_base(base)
     catalog = load_catalog(data)
@@ -183,15 +195,17 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         chorales.append((row["title"], melody, original))
         melody_of[row["title"]] = melody
         fermatas_of[row["title"]] = corpus_fermatas(row["title"], melody)
-    systems = [(f"mst {adapter.name}", style), ("mst base", "none")]
-    if other_slug is not None:
-        systems.append((f"mst {other_slug}", other_slug))
-    systems.append((RULE_BASED, None))
-    under_test = systems[0][0]
-    order = [ORIGINAL, under_test, f"{under_test}, likelihood rank"] + [label for label, _ in systems[1:]]
+    under_test = f"mst {adapter.name}"
+    systems = [(under_test, style, True)]
+    if compare_styles:
+        systems.append(("mst base", "none", False))
+        if other_slug is not None:
+            systems.append((f"mst {other_slug}", other_slug, False))
+    systems.append((RULE_BASED, None, False))
+    order = ([ORIGINAL, under_test] + [f"{under_test}, {what}" for what, _ in ablations(base_recipe(base_dir).transfer)]
+             + [f"{under_test}, likelihood rank"] + [label for label, _, _ in systems[1:]])
     result = {"composer": composer, "style_class": style_class, "systems": order, "judge": judge.report,
-              "chorales": run_systems(chorales, systems, str(base_dir), candidates, seed, score_fn, progress,
-                                      ablate=under_test)}
+              "chorales": run_systems(chorales, systems, str(base_dir), candidates, seed, score_fn, progress)}
     tunes = []
     for path in melody_files(melodies_dir) if melodies_dir is not None else []:
         try:
@@ -202,8 +216,7 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         name = str(path.relative_to(melodies_dir))
         tunes.append((name, melody, None))
         melody_of[name] = melody
-    result["melodies"] = (run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress,
-                                      ablate=under_test) if tunes else [])
+    result["melodies"] = run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress) if tunes else []
     return result
 
 

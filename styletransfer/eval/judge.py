@@ -137,7 +137,7 @@ def features(score) -> np.ndarray:
     if not len(start):
         raise UserError("no notes outside drum tracks")
     bar_q = _first_bar_quarters(score)
-    q_start, q_dur = start / tpq, (end - start) / tpq
+    q_dur = (end - start) / tpq
     first, last = start.min(), end.max()
     span_q = max((last - first) / tpq, 1e-6)
 

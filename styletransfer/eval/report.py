@@ -70,11 +70,13 @@ def perplexity_markdown(table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def benchmark_markdown(result: dict, n: int, style: str, candidates: int, seed: int, seconds: float) -> str:
+def benchmark_markdown(result: dict, n: int, style: str, candidates: int | None, seed: int, seconds: float,
+                       compare_styles: bool = True) -> str:
     order = result["systems"]
     chorales = summary(result["chorales"], order)
     parts = [f"## Chorales: {result['composer']}, test split ({int(chorales['pieces'].max())} chorales)\n",
-             f"`mst eval bach-chorales --n {n} --style {style} --candidates {candidates} --seed {seed}` "
+             f"`mst eval bach-chorales --n {n} --style {style}{'' if candidates is None else f' --candidates {candidates}'} "
+             f"--seed {seed}{'' if compare_styles else ' --no-compare-styles'}` "
              f"({seconds:.0f} s). P(style) is the judge's P({result['style_class']}).\n",
              markdown_table(chorales)]
     if result["melodies"]:

@@ -153,6 +153,7 @@ def eval_bach_chorales(
                                                       "base's first other adapter)")] = None,
     candidates: Annotated[Optional[int], typer.Option(help="candidates sampled per melody, the best kept (default: the recipe's, as mst transfer)")] = None,
     compare_styles: Annotated[bool, typer.Option(help="also the base model and another adapter")] = True,
+    outputs: Annotated[Optional[Path], typer.Option(help="also write every output as OUTPUTS/<system>/<piece>.mid")] = None,
     seed: Annotated[int, typer.Option(help="seed of the first melody (melody k uses seed + k)")] = 0,
     melodies: Annotated[Optional[Path], typer.Option(help="also harmonize the melodies in this folder "
                                                           "(default: the bundled data/melodies; 'none' to skip)")] = None,
@@ -181,6 +182,8 @@ def eval_bach_chorales(
         raise UserError(f"--candidates must be at least 1, got {candidates}")
     csv = out.with_suffix(".csv")
     refuse_to_overwrite([out, csv], force)
+    if outputs is not None and outputs.is_dir() and any(outputs.iterdir()) and not force:
+        raise UserError(f"{outputs} is not empty (use --force to write into it)")
     if melodies is None:
         melodies_dir = resolve_data_path("data/melodies", missing_ok=True)  # the tunes are optional
     elif str(melodies).lower() == "none":
@@ -200,7 +203,7 @@ def eval_bach_chorales(
 
         result = bach_chorales(base, n, style, other, candidates, seed, _data(data), judge,
                                melodies_dir if tunes else None, say=lambda m: console.print(m, soft_wrap=True),
-                               progress=step, compare_styles=compare_styles)
+                               progress=step, compare_styles=compare_styles, outputs=outputs)
     seconds = time.perf_counter() - started
     report = benchmark_markdown(result, n, style, candidates, seed, seconds, compare_styles)
     import pandas as pd

@@ -30,7 +30,8 @@ from ..config import TransferConfig
 from ..data.catalog import find_composer, load_catalog, select
 from ..data.melody_file import quiet_read_melody
 from ..errors import UserError
-from ..model.adapters import find_adapter
+from ..io import atomic_write_bytes
+from ..model.adapters import SAFE_NAME, find_adapter
 from ..model.runs import adapter_composer, adapters, base_recipe, resolve_base
 from ..tokens.tokenizer import load_score
 from ..transfer.pipeline import harmonize, load_style
@@ -117,33 +118,40 @@ def ablations(settings: TransferConfig) -> list[tuple[str, TransferConfig]]:
 
 def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[str, str | None, bool]], base: str,
                 candidates: int | None, seed: int, score_fn: Callable, progress: Callable[[str], None] | None = None,
-                ) -> list[dict]:
+                keep: Callable[[str, str, object], None] | None = None) -> list[dict]:
     """Rows (piece, system, metrics...) for each melody under each system.
 
     ``melodies``: (name, melody Score, original Score or None); ``systems``: (label, style, ablate) with style
     None for the rule-based harmonizer. One model load per system; each transfer runs as `mst transfer`
     does (the base recipe's transfer settings; ``candidates`` overrides their batch). A system with
     ``ablate`` also runs without each part of the transfer (``ablations``), and scores its batch's best
-    candidate by likelihood alone, as "<label>, likelihood rank"."""
+    candidate by likelihood alone, as "<label>, likelihood rank". ``keep(piece, system, output)`` sees every
+    output scored (e.g. to write it)."""
     base_dir = resolve_base(base)
     rows = []
+
+    def scored(name: str, system: str, output) -> dict:
+        if keep is not None:
+            keep(name, system, output)
+        return {"piece": name, "system": system, **score_fn(name, output)}
+
     for name, _, original in melodies:
         if original is not None:
-            rows.append({"piece": name, "system": ORIGINAL, **score_fn(name, original)})
+            rows.append(scored(name, ORIGINAL, original))
     for label, style, ablate in systems:
         loaded = load_style(base_dir, style) if style is not None else None
         variants = [(label, None)] + ([(f"{label}, {what}", cfg) for what, cfg in ablations(loaded.recipe.transfer)]
                                       if ablate and loaded is not None else [])
         for k, (name, melody, _) in enumerate(melodies):
             if loaded is None:
-                rows.append({"piece": name, "system": label, **score_fn(name, rule_based_triads(melody))})
+                rows.append(scored(name, label, rule_based_triads(melody)))
             for variant, settings in variants if loaded is not None else []:
                 found = harmonize(melody, loaded, seed + k, candidates if settings is None else None,
                                   settings=settings)
-                rows.append({"piece": name, "system": variant, **score_fn(name, found[0].score)})
+                rows.append(scored(name, variant, found[0].score))
                 if ablate and settings is None:
                     by_likelihood = max(found, key=lambda c: c.log_likelihood - c.penalty).score
-                    rows.append({"piece": name, "system": f"{label}, likelihood rank", **score_fn(name, by_likelihood)})
+                    rows.append(scored(name, f"{label}, likelihood rank", by_likelihood))
             if progress is not None:
                 progress(label)
     return rows
@@ -160,8 +168,10 @@ def pick_other_style(base: Path, style: str, other: str | None) -> str | None:
 
 def bach_chorales(base: str | None, n: int, style: str, other: str | None, candidates: int | None, seed: int,
                   data: Path, judge_dir: Path, melodies_dir: Path | None, say: Callable[[str], None] = print,
-                  progress: Callable[[str], None] | None = None, compare_styles: bool = True) -> dict:
-    """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}."""
+                  progress: Callable[[str], None] | None = None, compare_styles: bool = True,
+                  outputs: Path | None = None) -> dict:
+    """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}; every
+    output (and original) is also written to ``outputs/<system>/<piece>.mid`` when given."""
     base_dir = resolve_base(base)
     catalog = load_catalog(data)
     adapter = find_adapter(base_dir, style)  # unknown style: one line listing the adapters
@@ -184,6 +194,10 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         return score_output(output, melody_of[name], reference, judge, style_class, exclude=name,
                             fermatas=fermatas_of.get(name))
 
+    def keep(piece: str, system: str, output) -> None:
+        if outputs is not None:
+            atomic_write_bytes(outputs / SAFE_NAME.sub("-", system) / f"{SAFE_NAME.sub('-', piece)}.mid", output.dumps_midi())
+
     chorales = []
     for _, row in test.iterrows():
         try:
@@ -205,7 +219,7 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
     order = ([ORIGINAL, under_test] + [f"{under_test}, {what}" for what, _ in ablations(base_recipe(base_dir).transfer)]
              + [f"{under_test}, likelihood rank"] + [label for label, _, _ in systems[1:]])
     result = {"composer": composer, "style_class": style_class, "systems": order, "judge": judge.report,
-              "chorales": run_systems(chorales, systems, str(base_dir), candidates, seed, score_fn, progress)}
+              "chorales": run_systems(chorales, systems, str(base_dir), candidates, seed, score_fn, progress, keep)}
     tunes = []
     for path in melody_files(melodies_dir) if melodies_dir is not None else []:
         try:
@@ -216,7 +230,8 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         name = str(path.relative_to(melodies_dir))
         tunes.append((name, melody, None))
         melody_of[name] = melody
-    result["melodies"] = run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress) if tunes else []
+    result["melodies"] = (run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress, keep)
+                          if tunes else [])
     return result
 
 

@@ -17,9 +17,13 @@ from .app import BaseOpt, app, console, print_warnings
 eval_app = typer.Typer(help="Show that it works: metrics, perplexity, the Bach chorale benchmark.", no_args_is_help=True)
 judge_app = typer.Typer(help="The independent style judge (a composer classifier).", no_args_is_help=True)
 eval_app.add_typer(judge_app, name="style-judge")
+real_app = typer.Typer(help="The real-or-generated judge (Bach's chorales against rule-based and perturbed fakes).",
+                       no_args_is_help=True)
+eval_app.add_typer(real_app, name="real-judge")
 app.add_typer(eval_app, name="eval")
 
 DEFAULT_JUDGE = Path("runs/style-judge")
+DEFAULT_REAL_JUDGE = Path("runs/real-judge")
 DataOpt = Annotated[Optional[Path], typer.Option(help="the corpus (Maestro format; default: the bundled data/music21)")]
 JudgeOpt = Annotated[Path, typer.Option(help="the style judge's folder (trained there when missing)")]
 
@@ -154,6 +158,7 @@ def eval_bach_chorales(
     candidates: Annotated[Optional[int], typer.Option(help="candidates sampled per melody, the best kept (default: the recipe's, as mst transfer)")] = None,
     compare_styles: Annotated[bool, typer.Option(help="also the base model and another adapter")] = True,
     outputs: Annotated[Optional[Path], typer.Option(help="also write every output as OUTPUTS/<system>/<piece>.mid")] = None,
+    real_judge: Annotated[Path, typer.Option(help="the real-or-generated judge's folder, for P(real) (left out when none is there)")] = DEFAULT_REAL_JUDGE,
     seed: Annotated[int, typer.Option(help="seed of the first melody (melody k uses seed + k)")] = 0,
     melodies: Annotated[Optional[Path], typer.Option(help="also harmonize the melodies in this folder "
                                                           "(default: the bundled data/melodies; 'none' to skip)")] = None,
@@ -203,7 +208,7 @@ def eval_bach_chorales(
 
         result = bach_chorales(base, n, style, other, candidates, seed, _data(data), judge,
                                melodies_dir if tunes else None, say=lambda m: console.print(m, soft_wrap=True),
-                               progress=step, compare_styles=compare_styles, outputs=outputs)
+                               progress=step, compare_styles=compare_styles, outputs=outputs, real_judge_dir=real_judge)
     seconds = time.perf_counter() - started
     report = benchmark_markdown(result, n, style, candidates, seed, seconds, compare_styles)
     import pandas as pd
@@ -229,4 +234,20 @@ def judge_train(
     console.print(f"training the style judge on {folder} (training split) ...")
     report = train_judge(folder, out, min_pieces=min_pieces, force=force)
     console.print(format_report(report), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {out}")
+
+
+@real_app.command("train")
+def real_judge_train(
+    data: DataOpt = None,
+    out: Annotated[Path, typer.Option(help="where to save the judge")] = DEFAULT_REAL_JUDGE,
+    force: Annotated[bool, typer.Option(help="replace an existing judge")] = False,
+):
+    """Train the real-or-generated judge on Bach's training chorales and their fakes; report its validation scores."""
+    from ..eval.real_judge import format_real_report, train_real_judge
+
+    folder = _data(data)
+    console.print(f"training the real-or-generated judge on {folder} (training split; a few minutes) ...")
+    report = train_real_judge(folder, out, force=force)
+    console.print(format_real_report(report), markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {out}")

@@ -44,6 +44,8 @@ from .metrics import (
     pitch_class_histogram,
     transfer_metrics,
 )
+from .real_judge import META_FILE as REAL_META_FILE
+from .real_judge import RealJudge
 from .theory import voice_leading_metrics
 
 RULE_BASED = "rule-based triads"
@@ -83,7 +85,7 @@ def composer_reference(catalog: pd.DataFrame, composer: str, split: str = "test"
 
 
 def score_output(output, melody, reference: Reference | None, judge, style_class: str | None,
-                 exclude: str | None = None, fermatas: list[float] | None = None) -> dict:
+                 exclude: str | None = None, fermatas: list[float] | None = None, real_judge=None) -> dict:
     """transfer_metrics + the teacher's voice-leading and cadence numbers (phrase ends at ``fermatas`` when
     known) + the mean pitch-class distance to the reference + the judge's P(style)."""
     row = transfer_metrics(output, melody)
@@ -91,7 +93,17 @@ def score_output(output, melody, reference: Reference | None, judge, style_class
     row.pop("pitch_class_distance", None)
     row["pc_distance"] = reference.mean_distance(notes_of(output), exclude) if reference is not None else math.nan
     row["p_style"] = judge.proba(output).get(style_class, 0.0) if judge is not None and style_class else math.nan
+    row["p_real"] = _p_real(real_judge, output, melody)
     return row
+
+
+def _p_real(real_judge, output, melody) -> float:
+    if real_judge is None:
+        return math.nan
+    try:
+        return real_judge.p_real(output, melody=melody)
+    except UserError:  # no accompaniment to judge
+        return math.nan
 
 
 def load_or_train_judge(folder: Path, data: Path, say: Callable[[str], None] = print):
@@ -169,9 +181,10 @@ def pick_other_style(base: Path, style: str, other: str | None) -> str | None:
 def bach_chorales(base: str | None, n: int, style: str, other: str | None, candidates: int | None, seed: int,
                   data: Path, judge_dir: Path, melodies_dir: Path | None, say: Callable[[str], None] = print,
                   progress: Callable[[str], None] | None = None, compare_styles: bool = True,
-                  outputs: Path | None = None) -> dict:
+                  outputs: Path | None = None, real_judge_dir: Path | None = None) -> dict:
     """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}; every
-    output (and original) is also written to ``outputs/<system>/<piece>.mid`` when given."""
+    output (and original) is also written to ``outputs/<system>/<piece>.mid`` when given. P(real) comes from
+    the real-or-generated judge at ``real_judge_dir`` when one is saved there (`mst eval real-judge train`)."""
     base_dir = resolve_base(base)
     catalog = load_catalog(data)
     adapter = find_adapter(base_dir, style)  # unknown style: one line listing the adapters
@@ -186,13 +199,18 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
     judge = load_or_train_judge(judge_dir, data, say)
     style_class = judge.class_for(composer)
     reference = composer_reference(catalog, composer)
+    real_judge = None
+    if real_judge_dir is not None and (real_judge_dir / REAL_META_FILE).exists():
+        real_judge = RealJudge.load(real_judge_dir)
+    elif real_judge_dir is not None:
+        say(f"no real-or-generated judge at {real_judge_dir}: P(real) left out (`mst eval real-judge train`)")
 
     melody_of: dict[str, object] = {}
     fermatas_of: dict[str, list[float]] = {}
 
     def score_fn(name, output):
         return score_output(output, melody_of[name], reference, judge, style_class, exclude=name,
-                            fermatas=fermatas_of.get(name))
+                            fermatas=fermatas_of.get(name), real_judge=real_judge)
 
     def keep(piece: str, system: str, output) -> None:
         if outputs is not None:

@@ -26,6 +26,7 @@ COLUMNS = [
     ("polyphony", "polyphony", ".2f", "near original"),
     ("in scale", "in_scale_rate", ".3f", "near original"),
     ("P(style)", "p_style", ".3f", "higher"),
+    ("P(real)", "p_real", ".3f", "higher"),
 ]
 
 

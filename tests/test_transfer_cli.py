@@ -15,7 +15,7 @@ from rich.console import Console
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from conftest import use_console, QPM, TPQ, beats, drums_score, empty_score
-from conftest_train import BACH, STYLED, assert_one_line_error, run_cli, sets, snapshot
+from conftest_train import BACH, STYLED, assert_one_line_error, copy_run, run_cli, sets, snapshot
 from styletransfer import cli
 from styletransfer.model.adapters import parse_style
 from styletransfer.errors import UserError
@@ -412,3 +412,23 @@ def test_quickstart_help_states_the_trade_off(capsys):
     code, out, _ = run_cli(["quickstart", "--help"], capsys)
     assert code == 0
     assert "150" in out and "rough" in out
+
+
+def test_a_style_sets_its_own_transfer_rules(adapted_run, tmp_path):
+    """One adapter: its own recipe.yaml's transfer section governs (e.g. its hard rules); a blend or the
+    base alone: the base's."""
+    import yaml
+
+    from styletransfer.transfer.pipeline import load_style
+
+    run = copy_run(adapted_run, tmp_path / "run")
+    recipe_path = run / "adapters" / slug(STYLED) / "recipe.yaml"
+    raw = yaml.safe_load(recipe_path.read_text())
+    raw.setdefault("transfer", {})["hard_rules"] = []
+    raw["transfer"]["temperature"] = 0.8
+    recipe_path.write_text(yaml.safe_dump(raw))
+    styled = load_style(run, slug(STYLED)).recipe.transfer
+    assert styled.hard_rules == [] and styled.temperature == 0.8
+    for other in ("none", f"{slug(STYLED)}=0.5,bach=0.5"):
+        base = load_style(run, other).recipe.transfer
+        assert base.hard_rules == ["semitone_on_beat"] and base.temperature == 0.6

@@ -71,6 +71,15 @@ def base_recipe(base: Path, overrides: list[str] | None = None):
     return load_recipe(path if path.exists() else None, overrides)
 
 
+def style_recipe(base: Path, adapter_folders: list[Path], overrides: list[str] | None = None):
+    """The recipe a transfer in one style runs with: that adapter's own recipe.yaml (so a style can set
+    its own transfer rules), else the base's (``base_recipe``); for a blend or the base model alone, the
+    base's."""
+    if len(adapter_folders) == 1 and (adapter_folders[0] / RECIPE_FILE).exists():
+        return load_recipe(adapter_folders[0] / RECIPE_FILE, overrides)
+    return base_recipe(base, overrides)
+
+
 def adapters(base: Path) -> dict[str, Path]:
     """Adapters saved under a run: slug -> folder."""
     folder = base / ADAPTERS

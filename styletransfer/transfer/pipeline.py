@@ -34,7 +34,7 @@ from ..model.adapters import (
     resolve_style,
     style_label,
 )
-from ..model.runs import base_recipe, resolve_base
+from ..model.runs import resolve_base, style_recipe
 from ..render import INSTALL_HINT, SOUNDFONT, piano_roll, render_wav
 from .accompany import transfer as accompany
 from .ranking import Candidate
@@ -88,7 +88,8 @@ class TransferRequest:
 
 @dataclass
 class LoadedStyle:
-    """A base model with its style merged in, and the recipe its transfer settings come from."""
+    """A base model with its style merged in, and the recipe its transfer settings come from (the style's own
+    recipe for one adapter, else the base's: ``runs.style_recipe``)."""
 
     model: object
     tokenizer: object
@@ -117,7 +118,7 @@ def load_style(base: str | Path | None, style: str, overrides: list[str] | None 
     base_dir = resolve_base(base)
     parsed = parse_style(style)
     adapters = resolve_style(base_dir, parsed)
-    recipe = recipe or base_recipe(base_dir, overrides)  # a bad --set fails before the model loads
+    recipe = recipe or style_recipe(base_dir, [folder for folder, _ in adapters], overrides)  # a bad --set fails here
     hf_logging.disable_progress_bar()  # the weight-loading bar of a 20 MB model is noise
     model, tokenizer, _ = load_styled(base_dir, style)
     return LoadedStyle(model, tokenizer, base_dir, parsed, style_label(parsed, adapters), recipe)
@@ -175,7 +176,8 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
                         "(bach=0.7,chopin=0.3) or --style none")
     style = parse_style(request.style)
     base_dir = resolve_base(request.base)
-    recipe = base_recipe(base_dir, request.overrides)  # a bad --set fails here, before any work
+    adapters = resolve_style(base_dir, style)  # an unknown style fails before any work
+    recipe = style_recipe(base_dir, [folder for folder, _ in adapters], request.overrides)
     candidates = request.candidates or recipe.transfer.candidates
     files = output_files(request.melody, file_slug(style), request.out, request.wav, request.keep_all, candidates)
     melody_path = request.melody

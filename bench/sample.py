@@ -3,9 +3,10 @@
     python bench/sample.py [--tokens 1024] [--threads 2] [--batch 1 8] [--arch llama] [--generate]
 
 Default-recipe model size (4 layers, 4 heads, 256 wide, context 256, vocab 2000), random weights, fp32.
-Columns: ``sample`` (lean decode step), ``sample(fast=False)`` (same cache, the model's own forward per
-token), the no-cache loop, and optionally transformers' ``generate``. Same prompt and settings for all;
-each is warmed up first. No eos, so every row runs the full length.
+Columns: ``sample`` (ring-buffer KV cache, the model's own forward per token), the no-cache loop (slow:
+minutes at the default length), and optionally transformers' ``generate``. Same prompt and settings for
+all; each is warmed up first. No eos, so every row runs the full length. (The sampler's former
+hand-written decode step against the model's forward: bench/decode.py, docs/performance.md.)
 """
 from __future__ import annotations
 
@@ -64,7 +65,6 @@ def main() -> None:
           f"{args.device} | torch {torch.__version__}", flush=True)
     runners = {
         "sample": lambda p, n: sample(model, p, n, **opts),
-        "fast=False": lambda p, n: sample(model, p, n, fast=False, **opts),
         "no-cache": lambda p, n: sample_no_cache(model, p, n, **opts),
     }
     if args.generate:

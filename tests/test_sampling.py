@@ -1,4 +1,5 @@
-"""The KV-cache sampler against the no-cache loop (tiny random models, no timing assertions)."""
+"""The KV-cache sampler against the model's own full forward: the no-cache loop inside the context, a
+windowed full forward past it (tiny random models, no timing assertions)."""
 from __future__ import annotations
 
 import pytest
@@ -32,34 +33,81 @@ def arch(request):
     return request.param
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_greedy_cached_equals_no_cache_inside_context(arch, fast):
+def test_greedy_cached_equals_no_cache_inside_context(arch):
     model = tiny_model(arch)
     n = CTX - len(PROMPTS[0])  # the last token is sampled from a full context
-    cached = sample(model, PROMPTS, n, top_k=1, fast=fast)
+    cached = sample(model, PROMPTS, n, top_k=1)
     plain = sample_no_cache(model, PROMPTS, n, top_k=1)
     assert cached == plain
     assert all(len(r) == n for r in cached)
     assert len({t for r in cached for t in r}) > 5  # not a degenerate repeat-one-token run
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_seeded_sampling_matches_no_cache_and_repeats(arch, fast):
+def test_seeded_sampling_matches_no_cache_and_repeats(arch):
     model = tiny_model(arch)
     opts = dict(temperature=0.9, top_k=40, top_p=0.95, seed=123)
-    first = sample(model, PROMPTS, 20, fast=fast, **opts)
-    assert first == sample(model, PROMPTS, 20, fast=fast, **opts)
+    first = sample(model, PROMPTS, 20, **opts)
+    assert first == sample(model, PROMPTS, 20, **opts)
     assert first == sample_no_cache(model, PROMPTS, 20, **opts)  # same draws from the same generator
-    assert first != sample(model, PROMPTS, 20, fast=fast, **{**opts, "seed": 124})
+    assert first != sample(model, PROMPTS, 20, **{**opts, "seed": 124})
     state = torch.get_rng_state()
     sample(model, PROMPTS, 5, seed=1)
     assert torch.equal(state, torch.get_rng_state())  # a seeded run leaves the global RNG alone
 
 
-def test_lean_and_model_forward_agree_past_context(arch):
-    model = tiny_model(arch, context=16)
-    for opts in (dict(top_k=1), dict(seed=7)):
-        assert sample(model, PROMPTS, 60, **opts) == sample(model, PROMPTS, 60, fast=False, **opts)
+class Recorder:
+    """A constraint that keeps the logits the sampler hands it and picks greedily."""
+
+    def __init__(self):
+        self.logits = []
+
+    def allowed(self, step):
+        return None
+
+    def advance(self, tokens):
+        pass
+
+    def select(self, logits, step, **_):
+        self.logits.append(logits.clone())
+        return logits.argmax(-1)
+
+
+def full_forward_logits(model, rows, n_prompt, ctx, arch):
+    """[B, new, V]: the logits before each new token, from full forwards without a cache.
+
+    Llama (rolling window): one forward over the whole sequence at positions 0.., each token attending to
+    the last ``ctx`` tokens (itself included), which is what the ring cache keeps. GPT-2 (re-priming): a
+    forward over the current window at positions 0.., restarted from the last ``ctx // 2`` tokens whenever
+    it would exceed ``ctx``.
+    """
+    ids = torch.tensor(rows)
+    batch, total = ids.shape
+    assert n_prompt <= ctx
+    with torch.no_grad():
+        if arch == "llama":
+            i = torch.arange(total)
+            band = (i[None, :] <= i[:, None]) & (i[None, :] > i[:, None] - ctx)
+            logits = model(input_ids=ids, attention_mask=band.expand(batch, 1, total, total), use_cache=False).logits
+            return logits[:, n_prompt - 1 : total - 1]
+        out, start = [], 0
+        for t in range(n_prompt, total):  # the logits that chose ids[:, t]
+            if t - start > ctx:
+                start = t - ctx // 2
+            out.append(model(input_ids=ids[:, start:t], use_cache=False).logits[:, -1])
+        return torch.stack(out, 1)
+
+
+def test_sampler_logits_are_the_models_full_forward_past_context(arch):
+    """Token for token, well past the context: the cached step's logits are the model's full forward's."""
+    ctx, n = 16, 60
+    model = tiny_model(arch, context=ctx)
+    recorder = Recorder()
+    rows = sample(model, PROMPTS, n, constraint=recorder)
+    got = torch.stack(recorder.logits, 1)
+    want = full_forward_logits(model, [p + r for p, r in zip(PROMPTS, rows)], len(PROMPTS[0]), ctx, arch)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert rows == want.argmax(-1).tolist()
+    assert len({t for r in rows for t in r}) > 5  # not a degenerate repeat-one-token run
 
 
 def test_top_k_one_is_argmax():
@@ -177,7 +225,7 @@ def test_cache_is_used(arch):
     hook = model.register_forward_pre_hook(lambda mod, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]),
                                            with_kwargs=True)
     try:
-        sample(model, PROMPTS, 30, seed=0, fast=False)
+        sample(model, PROMPTS, 30, seed=0)
     finally:
         hook.remove()
     if arch == "llama":  # rolling window: never recomputes
@@ -208,7 +256,7 @@ def test_peft_wrapped_model_samples_like_its_forward():
                                                       init_lora_weights=False)).eval()
     rows = sample(lora, PROMPTS, 20, top_k=1)
     assert rows == sample_no_cache(lora, PROMPTS, 20, top_k=1)
-    # Merged into a plain Llama, the adapter takes the lean decode path and gives the same tokens.
+    # Merged into a plain Llama, the adapter gives the same tokens.
     merged = lora.merge_and_unload()
     assert type(merged).__name__ == "LlamaForCausalLM"
     assert sample(merged, PROMPTS, 20, top_k=1) == rows

@@ -2,8 +2,10 @@
 
 Why not ``model.generate``: for the small models this project trains, per-token Python overhead
 dominates, and generate's logits processors, stopping criteria and DynamicCache (which re-concatenates
-the whole cache every token) cost more than the model itself. Here each step is one direct forward
-over one token into a preallocated ring-buffer cache, then a few tensor ops to pick the token.
+the whole cache every token) cost more than the model itself. Here each step is one direct call of the
+model's own forward over one token into a preallocated ring-buffer cache, then a few tensor ops to pick
+the token. (A hand-written fused decode step beside it was measured and removed: about 1.05x on the
+transfer at 32-64 candidates, bench/decode.py and docs/performance.md.)
 
 Past the model's context:
 - RoPE models (Llama): the cache keeps the last ``context`` tokens (a rolling window). Positions keep
@@ -23,7 +25,6 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import torch
-import torch.nn.functional as F
 from transformers.cache_utils import Cache, CacheLayerMixin
 
 
@@ -197,92 +198,6 @@ def _to_lists(out: torch.Tensor, eos_id) -> list[list[int]]:
     return rows
 
 
-def _lean_decoder(model, cache: "_RingCache"):
-    from transformers import GPT2LMHeadModel, LlamaForCausalLM
-
-    cfg = model.config
-    if model.training:
-        return None
-    if type(model) is LlamaForCausalLM:
-        rope = model.model.rotary_emb
-        if (cfg.num_key_value_heads != cfg.num_attention_heads or cfg.hidden_act != "silu" or cfg.attention_bias
-                or cfg.mlp_bias or getattr(rope, "rope_type", None) != "default"
-                or cfg.hidden_size != cfg.num_attention_heads * getattr(cfg, "head_dim", cfg.hidden_size // cfg.num_attention_heads)):
-            return None
-        return _LlamaStep(model, cache)
-    if type(model) is GPT2LMHeadModel:
-        if cfg.scale_attn_by_inverse_layer_idx or cfg.reorder_and_upcast_attn or cfg.add_cross_attention:
-            return None
-        return _GPT2Step(model, cache)
-    return None
-
-
-class _LlamaStep:
-    def __init__(self, model, cache):
-        cfg, m = model.config, model.model
-        self.cache, self.heads, self.eps = cache, cfg.num_attention_heads, cfg.rms_norm_eps
-        self.width, self.inter = cfg.hidden_size, cfg.intermediate_size
-        self.inv_freq, self.rope_scale = m.rotary_emb.inv_freq, m.rotary_emb.attention_scaling
-        self.embed, self.norm, self.head = m.embed_tokens.weight, m.norm.weight, model.lm_head.weight
-        self.layers = [
-            (torch.cat([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight, l.self_attn.v_proj.weight]),
-             l.self_attn.o_proj.weight, torch.cat([l.mlp.gate_proj.weight, l.mlp.up_proj.weight]),
-             l.mlp.down_proj.weight, l.input_layernorm.weight, l.post_attention_layernorm.weight)
-            for l in m.layers
-        ]
-
-    def __call__(self, tok, pos, attn):
-        B, C, H = tok.shape[0], self.width, self.heads
-        D, half = C // H, C // H // 2
-        freqs = pos[..., None].float() * self.inv_freq  # [B, 1, D/2]
-        emb = torch.cat((freqs, freqs), -1)
-        cos, sin = (emb.cos() * self.rope_scale)[:, None], (emb.sin() * self.rope_scale)[:, None]  # [B, 1, 1, D]
-        slot, end = self.cache.start, min(self.cache.filled + 1, self.cache.size)
-        h = F.embedding(tok[:, None], self.embed)  # [B, 1, C]
-        for layer, (wqkv, wo, wgu, wdown, n1, n2) in zip(self.cache.layers, self.layers):
-            q, k, v = F.linear(F.rms_norm(h, (C,), n1, self.eps), wqkv).view(B, 1, 3 * H, D).transpose(1, 2).split(H, 1)
-            q = q * cos + torch.cat((-q[..., half:], q[..., :half]), -1) * sin
-            k = k * cos + torch.cat((-k[..., half:], k[..., :half]), -1) * sin
-            layer.keys[:, :, slot] = k[:, :, 0]
-            layer.values[:, :, slot] = v[:, :, 0]
-            o = F.scaled_dot_product_attention(q, layer.keys[:, :, :end], layer.values[:, :, :end], attn_mask=attn)
-            h = h + F.linear(o.transpose(1, 2).reshape(B, 1, C), wo)
-            gate, up = F.linear(F.rms_norm(h, (C,), n2, self.eps), wgu).split(self.inter, -1)
-            h = h + F.linear(F.silu(gate) * up, wdown)
-        return F.linear(F.rms_norm(h[:, 0], (C,), self.norm, self.eps), self.head)
-
-
-class _GPT2Step:
-    def __init__(self, model, cache):
-        cfg, t = model.config, model.transformer
-        self.cache, self.heads, self.eps, self.width = cache, cfg.n_head, cfg.layer_norm_epsilon, cfg.n_embd
-        self.scale = None if cfg.scale_attn_weights else 1.0
-        self.wte, self.wpe, self.head = t.wte.weight, t.wpe.weight, model.lm_head.weight
-        self.ln_f = (t.ln_f.weight, t.ln_f.bias)
-        self.act = t.h[0].mlp.act
-        # Conv1D layers compute x @ W + b (W is [in, out]): addmm(b, x, W).
-        self.layers = [
-            (b.ln_1.weight, b.ln_1.bias, b.attn.c_attn.weight, b.attn.c_attn.bias, b.attn.c_proj.weight,
-             b.attn.c_proj.bias, b.ln_2.weight, b.ln_2.bias, b.mlp.c_fc.weight, b.mlp.c_fc.bias,
-             b.mlp.c_proj.weight, b.mlp.c_proj.bias)
-            for b in t.h
-        ]
-
-    def __call__(self, tok, pos, attn):
-        B, C, H = tok.shape[0], self.width, self.heads
-        slot, end = self.cache.start, min(self.cache.filled + 1, self.cache.size)
-        h = F.embedding(tok, self.wte) + F.embedding(pos[:, 0], self.wpe)  # [B, C]
-        for layer, (l1w, l1b, aw, ab, pw, pb, l2w, l2b, fw, fb, mw, mb) in zip(self.cache.layers, self.layers):
-            q, k, v = torch.addmm(ab, F.layer_norm(h, (C,), l1w, l1b, self.eps), aw).view(B, 3 * H, 1, C // H).split(H, 1)
-            layer.keys[:, :, slot] = k[:, :, 0]
-            layer.values[:, :, slot] = v[:, :, 0]
-            o = F.scaled_dot_product_attention(q, layer.keys[:, :, :end], layer.values[:, :, :end], attn_mask=attn,
-                                               scale=self.scale)
-            h = h + torch.addmm(pb, o.reshape(B, C), pw)
-            h = h + torch.addmm(mb, self.act(torch.addmm(fb, F.layer_norm(h, (C,), l2w, l2b, self.eps), fw)), mw)
-        return F.linear(F.layer_norm(h, (C,), *self.ln_f, self.eps), self.head)
-
-
 def sample(
     model,
     prompt_ids: list[list[int]] | torch.Tensor,
@@ -295,21 +210,19 @@ def sample(
     eos_id: int | None = None,
     constraint: Constraint | None = None,
     context: int | None = None,
-    fast: bool = True,
 ) -> list[list[int]]:
     """Sample ``max_new_tokens`` after each prompt row, with a KV cache.
 
     Returns the new tokens per row; a row that produced ``eos_id`` ends with it (the rest is cut).
     ``top_k=1`` is greedy. ``seed`` makes a run reproducible (its own torch.Generator, global RNG untouched).
     ``context`` defaults to the model's own (max_position_embeddings / n_positions) and may only shrink it.
-    ``fast=False`` decodes through the model's own forward even for a plain Llama / GPT-2 (for comparison).
     """
     with torch.inference_mode():
         return _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint,
-                       context, fast)
+                       context)
 
 
-def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint, context, fast):
+def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint, context):
     device = _device(model)
     ids, pad = _as_batch(prompt_ids, device)
     batch, n_prompt = ids.shape
@@ -321,7 +234,6 @@ def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, 
     out = torch.empty(batch, max_new_tokens, dtype=torch.long, device=device)
     done = torch.zeros(batch, dtype=torch.bool, device=device) if eos_id is not None else None
     cache = _RingCache(model.config.num_hidden_layers, ctx)
-    lean = _lean_decoder(model, cache) if fast else None
     # With padding: which cache slots hold real tokens (slot order, like the cached keys).
     slot_mask = torch.ones(batch, ctx, dtype=torch.bool, device=device) if pad is not None else None
     if absolute:
@@ -369,11 +281,8 @@ def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, 
         if slot_mask is not None:
             slot_mask[:, cache.start] = True
             attn = slot_mask[:, None, None, : min(cache.filled + 1, ctx)]
-        if lean is not None:
-            logits = lean(tok, pos, attn).float()
-        else:
-            logits = model(input_ids=tok[:, None], position_ids=pos, attention_mask=attn, cache=cache,
-                           use_cache=True).logits[:, -1].float()
+        logits = model(input_ids=tok[:, None], position_ids=pos, attention_mask=attn, cache=cache,
+                       use_cache=True).logits[:, -1].float()
         cache.advance(1)
         pos = pos + 1
     return _to_lists(out[:, : step + 1], eos_id)

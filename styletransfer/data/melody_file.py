@@ -5,6 +5,7 @@ import os
 import warnings
 from pathlib import Path
 
+import music21
 import numpy as np
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
@@ -163,7 +164,6 @@ def _into_piano_range(notes):
 
 def _read_music21(path: Path, fmt: str):
     """MusicXML / ABC / kern via music21 -> a symusic Score with one track per part."""
-    import music21  # here, not at the top: 0.3 s that a MIDI melody (the common case) does not need
     try:
         parsed = music21.converter.parse(str(path))
     except Exception as exc:  # music21 raises many kinds of errors on bad files

@@ -37,10 +37,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from music21 import bar, repeat, roman, spanner
 from music21 import chord as m21chord
 from music21 import key as m21key
 from music21 import pitch as m21pitch
-from music21 import roman
 from music21.analysis import discrete
 
 from .beats import DEFAULT_TIME_SIGNATURES, EPS
@@ -279,8 +279,6 @@ def fermata_onsets(m21_score, melody_notes=None) -> list[float]:
     when the score has any (as ``scripts/convert_music21_corpus.py`` converts the corpus) and shifted so
     that they line up with ``melody_notes`` (the same piece's MIDI melody: the shift is the difference of
     the first onsets; without it, the pickup shift the converter applies)."""
-    from music21 import bar, repeat, spanner
-
     kinds = (bar.Repeat, repeat.RepeatMark, repeat.RepeatExpression, spanner.RepeatBracket)
     score = m21_score
     if any(True for _ in score.recurse().getElementsByClass(kinds)):

@@ -51,33 +51,31 @@ def load_catalog(folder: str | os.PathLike) -> pd.DataFrame:
             return _prepared_catalog(folder / PREPARED_CSV)
         raise UserError(f"{folder}: no metadata found (expected maestro-v3.0.0.csv or .json, {BUNDLED_CSV}, "
                         f"or a prepared folder's {PREPARED_CSV})")
-    try:
-        table = pd.read_json(meta) if meta.suffix == ".json" else pd.read_csv(meta, keep_default_na=False)
-    except Exception as exc:
-        raise UserError(f"{meta}: unreadable metadata ({type(exc).__name__})") from None
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise UserError(f"{meta}: missing columns {', '.join(missing)}")
-    bad_splits = set(table["split"]) - set(SPLITS)
-    if bad_splits:
-        raise UserError(f"{meta}: unknown split values {sorted(bad_splits)}")
+    table = _read_table(meta, REQUIRED, "metadata")
     return _catalog(table["canonical_composer"], table["canonical_title"], table["split"],
                     [str(folder / p) for p in table["midi_filename"]], table["duration"], meta)
 
 
-def _prepared_catalog(path: Path) -> pd.DataFrame:
-    """A prepared folder: the catalog.csv its cache was built from (read, not the source folder named in
-    its manifest, so that the table is what the cache holds and needs no source folder)."""
+def _read_table(path: Path, required, what: str) -> pd.DataFrame:
+    """A metadata table (CSV, or JSON by its suffix) with the ``required`` columns and known splits; a
+    one-line UserError otherwise."""
     try:
-        table = pd.read_csv(path, keep_default_na=False)
+        table = pd.read_json(path) if path.suffix == ".json" else pd.read_csv(path, keep_default_na=False)
     except Exception as exc:
-        raise UserError(f"{path}: unreadable catalog ({type(exc).__name__})") from None
-    missing = [c for c in PREPARED_COLUMNS if c not in table.columns]
+        raise UserError(f"{path}: unreadable {what} ({type(exc).__name__})") from None
+    missing = [c for c in required if c not in table.columns]
     if missing:
         raise UserError(f"{path}: missing columns {', '.join(missing)}")
     bad_splits = set(table["split"]) - set(SPLITS)
     if bad_splits:
         raise UserError(f"{path}: unknown split values {sorted(bad_splits)}")
+    return table
+
+
+def _prepared_catalog(path: Path) -> pd.DataFrame:
+    """A prepared folder: the catalog.csv its cache was built from (read, not the source folder named in
+    its manifest, so that the table is what the cache holds and needs no source folder)."""
+    table = _read_table(path, PREPARED_COLUMNS, "catalog")
     return _catalog(table["composer"], table["title"], table["split"], table["midi"].astype(str).tolist(),
                     table["duration"], path)
 

@@ -293,7 +293,7 @@ def _labels(catalog: pd.DataFrame, classes: set[str]) -> np.ndarray:
     return np.array([c if c in classes else OTHER for c in catalog["composer"]], dtype=object)
 
 
-def _one_openmp_thread():
+def one_openmp_thread():
     """Gradient boosting's OpenMP threads spin badly on a busy machine (20x slower on two shared
     cores); the data is small, so one thread is as fast, and files are read in parallel anyway."""
     return threadpool_limits(limits=1, user_api="openmp")
@@ -342,21 +342,21 @@ class StyleJudge:
         selection, fitted = {}, {}
         if valid.any():
             for name, make in candidates.items():
-                with _one_openmp_thread():
+                with one_openmp_thread():
                     fitted[name] = make().fit(X_tr, y_tr)
                     pred = fitted[name].predict(X_all[valid])
                 selection[name] = round(_balanced_accuracy(y_all[valid], pred), 4)
             winner = max(selection, key=lambda n: (selection[n], -list(candidates).index(n)))  # ties: the simpler
         else:
             winner = "logistic regression"
-        with _one_openmp_thread():
+        with one_openmp_thread():
             model = fitted.get(winner) or candidates[winner]().fit(X_tr, y_tr)
         self.model, self.classes = model, [str(c) for c in model.classes_]
 
         test = split == "test"
         y_te = y_all[test]
         if test.any():
-            with _one_openmp_thread():
+            with one_openmp_thread():
                 pred = model.predict(X_all[test])
             labels = self.classes + sorted(set(y_te) - set(self.classes))
             matrix = confusion_matrix(y_te, pred, labels=labels)
@@ -393,7 +393,7 @@ class StyleJudge:
             raise UserError("the style judge is not trained (train it or load a saved one)")
 
     def _proba_rows(self, X: np.ndarray) -> list[dict[str, float]]:
-        with _one_openmp_thread():
+        with one_openmp_thread():
             P = self.model.predict_proba(X)
         order = np.argsort(-P, axis=1, kind="stable")
         return [{self.classes[j]: float(p[j]) for j in o} for p, o in zip(P, order)]
@@ -479,7 +479,7 @@ class StyleJudge:
                 model = joblib.load(folder / MODEL_FILE)
             if [str(c) for c in model.classes_] != classes or not hasattr(model, "predict_proba"):
                 raise ValueError("classes do not match judge.json")
-            with _one_openmp_thread():
+            with one_openmp_thread():
                 model.predict_proba(np.zeros((1, len(FEATURE_NAMES))))
         except Exception as exc:
             saved = meta.get("sklearn_version")

@@ -72,7 +72,6 @@ from sklearn import __version__ as sklearn_version
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.metrics import log_loss, roc_auc_score
 from symusic import Note, Score, TimeSignature, Track
-from threadpoolctl import threadpool_limits
 
 from ..data.catalog import find_composer, load_catalog, select
 from ..data.melody_file import quiet_read_melody
@@ -83,6 +82,7 @@ from .baselines import harmonize as rule_based_harmonize
 from .beats import beat_of, sample_beats, time_signatures_of
 from .judge import FEATURE_NAMES as STYLE_FEATURE_NAMES
 from .judge import features as style_features
+from .judge import one_openmp_thread
 from .keys import estimate_key
 from .metrics import harmony_metrics, notes_of, split_melody
 from .theory import theory_rates
@@ -749,22 +749,17 @@ MODELS: dict[str, tuple[type, dict]] = {
 }
 
 
-def _one_thread():
-    """One OpenMP thread: gradient boosting spins badly on shared cores, and one thread is deterministic."""
-    return threadpool_limits(limits=1, user_api="openmp")
-
-
 def fit_model(name: str, X: np.ndarray, y: np.ndarray, w: np.ndarray, params: dict | None = None):
     """The named model fitted on (X, y, w): deterministic, so a refit on the same rows is the same model."""
     cls, defaults = MODELS[name]
     model = cls(**{**defaults, **(params or {})})
-    with _one_thread():
+    with one_openmp_thread():  # gradient boosting spins on shared cores; one thread is deterministic
         model.fit(X, y, sample_weight=w)
     return model
 
 
 def _p_real(model, X: np.ndarray) -> np.ndarray:
-    with _one_thread():
+    with one_openmp_thread():  # gradient boosting spins on shared cores; one thread is deterministic
         P = model.predict_proba(X)
     return P[:, list(model.classes_).index(1)]
 

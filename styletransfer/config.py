@@ -24,6 +24,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 RECIPES_DIR = PACKAGE_DIR / "recipes"  # package data: shipped in the wheel
 DEFAULT_RECIPE = RECIPES_DIR / "default.yaml"
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe, beside every output (run folders, prepared data, adapters)
+HARD_RULES = ("semitone_on_beat",)  # the constraint's optional rules (transfer/rules.py says what each forbids)
 PROJECT_ROOT = PACKAGE_DIR.parent
 # The checkout the package runs from (an editable install or the source tree), None when it is
 # installed from a wheel: the bundled data (data/music21, data/melodies) lives in the repository only.
@@ -171,7 +172,7 @@ class TransferConfig(Section):
     top_k: int = Field(..., ge=0)
     top_p: float = Field(..., gt=0, le=1.0)
     harmony_weight: float = Field(..., ge=0)  # ranking: weight of the consonance with the melody (PCS)
-    hard_rules: list[str]  # what the style never allows (transfer/rules.HARD_RULES), added to the constraint
+    hard_rules: list[Literal[HARD_RULES]]  # what the style never allows (transfer/rules.py), added to the constraint
     search: SearchConfig
 
 

@@ -39,6 +39,17 @@ def test_unknown_hard_rule_is_refused(tok):
         MelodyRules(plan, hard_rules=frozenset({"no_fun"}))
 
 
+def test_the_recipe_knows_every_hard_rule_and_refuses_others():
+    from styletransfer.config import HARD_RULES as RECIPE_RULES
+    from styletransfer.config import load_recipe
+    from styletransfer.errors import UserError
+    from styletransfer.transfer.rules import HARD_RULES
+
+    assert set(RECIPE_RULES) == set(HARD_RULES)
+    with pytest.raises(UserError, match="transfer.hard_rules"):
+        load_recipe(None, ["transfer.hard_rules=[no_fun]"])
+
+
 def test_semitone_rule_forbids_the_clash_and_only_it(tok, model):
     """Sampled many times, the unconstrained model writes semitone clashes on beats; with the rule, none,
     and the melody is kept either way."""

@@ -46,7 +46,7 @@ class MelodyRules:
 
     def __init__(self, plan: MelodyPlan, window_end: int | None = None, hard_rules: frozenset[str] = frozenset()):
         unknown = set(hard_rules) - set(HARD_RULES)
-        if unknown:
+        if unknown:  # a recipe cannot name one (config.HARD_RULES); a caller in code can
             raise ValueError(f"unknown hard rules {sorted(unknown)} (known: {', '.join(HARD_RULES)})")
         self.plan, self.grammar, self.window_end = plan, plan.grammar, window_end
         g = self.grammar

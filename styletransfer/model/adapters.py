@@ -164,10 +164,16 @@ def load_styled(base: str | None, style: str):
     base_dir = resolve_base(base)
     # Every check before the model is loaded: a mistake is one line, not a load report and a traceback.
     adapters = resolve_style(base_dir, parse_style(style)) if style and style.strip() else []
+    model, tokenizer = load_with_adapters(base_dir, adapters)
+    return model, tokenizer, base_dir
+
+
+def load_with_adapters(base_dir: Path, adapters: list[tuple[Path, float | None]]):
+    """(model, tokenizer) of a resolved base folder with resolved adapters (``resolve_style``) merged in."""
     tokenizer = load_tokenizer(base_dir)
     check_vocabulary(base_dir, tokenizer, base_dir)
     model = load_model(base_dir)
     check_vocabulary(model, tokenizer, base_dir)
     model = apply_style(model, adapters)
     model.eval()
-    return model, tokenizer, base_dir
+    return model, tokenizer

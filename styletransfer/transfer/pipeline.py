@@ -29,7 +29,7 @@ from ..io import atomic_write_bytes, refuse_to_overwrite
 from ..model.adapters import (
     Style,
     file_slug,
-    load_styled,
+    load_with_adapters,
     parse_style,
     resolve_style,
     style_label,
@@ -112,15 +112,15 @@ class TransferResult:
 
 
 def load_style(base: str | Path | None, style: str, overrides: list[str] | None = None,
-               recipe: Recipe | None = None) -> LoadedStyle:
+               recipe: Recipe | None = None, adapters: list[tuple[Path, float | None]] | None = None) -> LoadedStyle:
     """The model for ``style`` (an adapter, a blend or 'none'), every name checked before weights load;
-    ``recipe``: the base's recipe when the caller has read it already."""
+    ``recipe``, ``adapters``: the style's recipe and resolved adapters when the caller has them already."""
     base_dir = resolve_base(base)
     parsed = parse_style(style)
-    adapters = resolve_style(base_dir, parsed)
+    adapters = resolve_style(base_dir, parsed) if adapters is None else adapters
     recipe = recipe or style_recipe(base_dir, [folder for folder, _ in adapters], overrides)  # a bad --set fails here
     hf_logging.disable_progress_bar()  # the weight-loading bar of a 20 MB model is noise
-    model, tokenizer, _ = load_styled(base_dir, style)
+    model, tokenizer = load_with_adapters(base_dir, adapters)
     return LoadedStyle(model, tokenizer, base_dir, parsed, style_label(parsed, adapters), recipe)
 
 
@@ -191,7 +191,7 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
         on_melody(warnings)
 
     loading = time.perf_counter()
-    loaded = load_style(base_dir, request.style, recipe=recipe)
+    loaded = load_style(base_dir, request.style, recipe=recipe, adapters=adapters)
     load_seconds = time.perf_counter() - loading
     seed = loaded.recipe.sample.seed if request.seed is None else request.seed
     if on_loaded is not None:

@@ -74,7 +74,9 @@ class SearchRun:
 
     def faults(self, texture: list[int]) -> float:
         """The weighted count of the faults in what is written (partial or whole)."""
-        mel, acc = self.notes(texture)
+        return self._faults(*self.notes(texture))
+
+    def _faults(self, mel: np.ndarray, acc: np.ndarray) -> float:
         if not len(acc) or not len(mel):
             return 0.0
         seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures))
@@ -97,7 +99,7 @@ class SearchRun:
     def final_score(self, texture: list[int]) -> float:
         """Added to a finished candidate's rank score: ``-rank_strength * faults``, and the cadence bonus."""
         mel, acc = self.notes(texture)
-        score = -self.search.rank_strength * self.faults(texture)
+        score = -self.search.rank_strength * self._faults(mel, acc)
         if len(acc) and len(mel):
             _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, None, self.key)
             if cadence_rates(cadences, home=self.key).get("final_authentic", 0.0) > 0:

@@ -50,7 +50,7 @@ def ours(paths: list[Path], workers: int, bpe: int):
     timings = {}
     c0 = cpu_seconds()
     t0 = time.perf_counter()
-    tasks = [(i, str(p), "validation", {"pitch": [], "velocity": [], "duration": []}, None, p.stem)
+    tasks = [(i, str(p), "validation", {"pitch": [], "velocity": [], "duration": []}, None, p.stem, False)
              for i, p in enumerate(paths)]
     results = encode_files(tasks, workers, desc="encode_files")
     timings["encode_files"] = time.perf_counter() - t0

@@ -93,6 +93,9 @@ class DataConfig(Section):
     # model on new data, its tokenizer must be the one the data is encoded with).
     tokenizer: str | None
     augment: AugmentConfig
+    # transpose every piece to C major or A minor (its estimated key) before augmenting and tokenizing, so a
+    # small model learns one key instead of twelve; a transfer then harmonizes in that key (keys.py)
+    key_normalize: bool
     workers: int = Field(..., ge=0, description="encoding processes; 0 = one per CPU core")
 
 
@@ -173,6 +176,8 @@ class TransferConfig(Section):
     top_p: float = Field(..., gt=0, le=1.0)
     harmony_weight: float = Field(..., ge=0)  # ranking: weight of the consonance with the melody (PCS)
     hard_rules: list[Literal[HARD_RULES]]  # what the style never allows (transfer/rules.py), added to the constraint
+    # harmonize in the reference key and transpose back, when the model was trained so (data.key_normalize)
+    key_normalize: bool
     search: SearchConfig
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from conftest import QPM, write_maestro
 from conftest_train import STYLED, alberti_piece, assert_one_line_error, run_cli, snapshot
 from styletransfer.eval.baselines import harmonize
-from styletransfer.eval.keys import estimate_key
+from styletransfer.keys import estimate_key
 from styletransfer.eval.metrics import melody_kept
 from styletransfer.eval.perplexity import piece_nll, windows
 from transfer_helpers import bpe_tokenizer, random_melody, tiny_model

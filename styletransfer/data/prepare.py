@@ -31,6 +31,7 @@ from tqdm import tqdm
 from ..config import DataConfig, resolve_data_path
 from ..errors import UserError
 from ..io import atomic_write_text, replace_dir
+from ..keys import reference_shift
 from ..tokens import tokenizer as tk
 from ..tokens.skyline import melody_per_bar
 from .catalog import SPLITS, load_catalog
@@ -72,15 +73,26 @@ def _variants(score, split: str, augment, out_dir: str | None, rel: str):
         yield 1, copy
 
 
+def to_reference_key(score):
+    """The score moved to C major or A minor (its estimated key, keys.reference_shift); None if that
+    leaves the piano range."""
+    notes = score.tracks[0].notes.numpy()
+    shift = reference_shift(notes["pitch"], notes["duration"])
+    return None if shift is None else score.shift_pitch(shift)
+
+
 def encode_file(task):
-    """(row, path, split, augment, augmented_dir, rel) -> (row, [(augmented, bars, melody_bars)], error)."""
-    row, path, split, augment, out_dir, rel = task
+    """(row, path, split, augment, augmented_dir, rel, key_normalize) -> (row, [(augmented, bars, melody_bars)],
+    error)."""
+    row, path, split, augment, out_dir, rel, key_normalize = task
     tok = _worker_tokenizer
     try:
         score = tk.normalize_score(tk.load_score(path), tok)
         score = tok.preprocess_score(score)
         if not len(score.tracks) or not len(score.tracks[0].notes):
             return row, [], "no notes in the piano range"
+        if key_normalize and (score := to_reference_key(score)) is None:
+            return row, [], "its transposition to C major / A minor leaves the piano range"
         out = []
         for augmented, variant in _variants(score, split, augment, out_dir, rel):
             # the piece itself is preprocessed already; shifted copies may leave the grid/bins
@@ -128,7 +140,8 @@ def cache_key(catalog: pd.DataFrame, data: DataConfig) -> str:
     """Changes when the data, the tokenizer configuration or the preparation settings change."""
     h = hashlib.sha256()
     h.update(json.dumps({"v": CACHE_VERSION, "tsd": repr(tk.TSD_PARAMS), "special": tk.SPECIAL_TOKENS,
-                         "bpe": data.bpe_vocab_size, "augment": data.augment.model_dump()}).encode())
+                         "bpe": data.bpe_vocab_size, "augment": data.augment.model_dump(),
+                         "key_normalize": data.key_normalize}).encode())
     if data.tokenizer:
         h.update(Path(resolve_data_path(data.tokenizer)).read_bytes() if Path(resolve_data_path(data.tokenizer)).is_file()
                  else str(data.tokenizer).encode())
@@ -162,7 +175,8 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
     root = Path(os.path.commonpath(list(catalog["midi"]))) if len(catalog) > 1 else Path(catalog["midi"].iloc[0]).parent
     augment = {"pitch": data.augment.pitch_offsets, "velocity": data.augment.velocity_offsets,
                "duration": data.augment.duration_offsets}
-    tasks = [(i, path, split, augment, str(augmented_dir), Path(path).relative_to(root).with_suffix("").as_posix())
+    tasks = [(i, path, split, augment, str(augmented_dir), Path(path).relative_to(root).with_suffix("").as_posix(),
+              data.key_normalize)
              for i, (path, split) in enumerate(zip(catalog["midi"], catalog["split"]))]
     results = encode_files(tasks, data.workers)
     skipped = [(catalog["midi"][row], reason) for row, _, reason in results if reason]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from symusic import Note, Score, Track
 
-from .keys import estimate_key
+from ..keys import estimate_key
 
 # (degree, quality) of the triads the harmonizer may use, with a prior bonus (primary triads first)
 MAJOR_TRIADS = [(0, "maj", 1.0), (5, "maj", 0.8), (7, "maj", 0.9), (2, "min", 0.4), (9, "min", 0.5), (4, "min", 0.2)]

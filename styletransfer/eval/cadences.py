@@ -44,7 +44,7 @@ from music21 import pitch as m21pitch
 from music21.analysis import discrete
 
 from .beats import DEFAULT_TIME_SIGNATURES, EPS
-from .keys import pitch_class_weights
+from ..keys import pitch_class_weights
 from .metrics import CHORD_LABELS, TEMPLATE_ROOTS, beat_chords
 from .phrases import monophonic, phrase_ends
 

@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from .beats import EPS, BeatSample, sample_beats, strong_beats
-from .keys import estimate_key
+from ..keys import estimate_key
 
 DISSONANT = (1, 2, 10, 11)
 SEVENTHS = ((0, 4, 7, 10), (0, 3, 7, 10), (0, 3, 6, 10), (0, 3, 6, 9), (0, 4, 7, 11))

@@ -39,7 +39,7 @@ from ..data.catalog import find_composer, load_catalog
 from ..errors import UserError
 from ..io import atomic_write_text, replace_dir
 from ..tokens.tokenizer import load_score
-from .keys import key_correlations
+from ..keys import key_correlations
 
 OTHER = "other"
 MODEL_FILE = "model.joblib"

@@ -21,6 +21,7 @@ from ..data.catalog import load_catalog
 from ..data.prepare import encode_files
 from ..errors import UserError
 from ..model.adapters import load_styled
+from ..model.runs import base_recipe
 from ..tokens.tokenizer import bpe_encode_pieces, load_tokenizer, special_id
 from ..transfer.sampler import model_context
 
@@ -32,12 +33,14 @@ class EncodedPiece:
     ids: np.ndarray  # [BOS] texture [EOS], model ids
 
 
-def encode_test_pieces(catalog: pd.DataFrame, tokenizer, split: str = "test", workers: int = 0) -> list[EncodedPiece]:
-    """The split's pieces as model ids under ``tokenizer`` (unreadable or empty files are skipped)."""
+def encode_test_pieces(catalog: pd.DataFrame, tokenizer, split: str = "test", workers: int = 0,
+                       key_normalize: bool = False) -> list[EncodedPiece]:
+    """The split's pieces as model ids under ``tokenizer`` (unreadable or empty files are skipped), moved to
+    the reference key when the model was trained so."""
     rows = catalog.index[catalog["split"] == split].tolist()
     if not rows:
         raise UserError(f"the catalog has no {split} pieces")
-    tasks = [(row, catalog.at[row, "midi"], split, None, None, "") for row in rows]
+    tasks = [(row, catalog.at[row, "midi"], split, None, None, "", key_normalize) for row in rows]
     results = [r for r in encode_files(tasks, workers, desc=f"encoding {split} pieces") if r[1]]
     encoded = bpe_encode_pieces(tokenizer, [found[0][1] for _, found, _ in results])
     bos, eos = special_id(tokenizer, "BOS"), special_id(tokenizer, "EOS")
@@ -104,7 +107,8 @@ def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int 
     loss under the base ("base") and under each style's adapter."""
     catalog = load_catalog(data)
     tokenizer = load_tokenizer(base)
-    pieces = encode_test_pieces(catalog, tokenizer, split=split, workers=workers)
+    pieces = encode_test_pieces(catalog, tokenizer, split=split, workers=workers,
+                                key_normalize=base_recipe(base).data.key_normalize)
     counts: dict[str, list[int]] = {}
     for piece in pieces:
         for c in piece.composers:

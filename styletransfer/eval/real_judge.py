@@ -83,7 +83,7 @@ from .beats import beat_of, sample_beats, time_signatures_of
 from .judge import FEATURE_NAMES as STYLE_FEATURE_NAMES
 from .judge import features as style_features
 from .judge import one_openmp_thread
-from .keys import estimate_key
+from ..keys import estimate_key
 from .metrics import harmony_metrics, notes_of, split_melody
 from .theory import theory_rates
 

@@ -26,6 +26,7 @@ from ..config import Recipe, TransferConfig
 from ..data.melody_file import read_melody_noting
 from ..errors import UserError
 from ..io import atomic_write_bytes, refuse_to_overwrite
+from ..keys import reference_shift
 from ..model.adapters import (
     Style,
     file_slug,
@@ -140,18 +141,36 @@ def decoding_threads(model):
         torch.set_num_threads(threads)
 
 
+def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:
+    """Semitones that move the melody to the reference key (C major / A minor) the model was trained in; 0
+    when it was trained in every key (data.key_normalize off) or the settings say not to."""
+    if not (settings.key_normalize and loaded.recipe.data.key_normalize):
+        return 0
+    notes = [note for track in melody.tracks for note in track.notes]
+    low, high = loaded.tokenizer.config.pitch_range
+    shift = reference_shift([n.pitch for n in notes], [n.duration for n in notes], (low, high - 1))
+    return shift or 0  # None: no shift keeps the melody in the model's range, so it is harmonized where it is
+
+
 def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | None = None,
               progress: Callable[[int, int], None] | None = None, settings: TransferConfig | None = None) -> list[Candidate]:
     """Accompaniments of ``melody``, best first, with the recipe's transfer settings (``settings``: others,
-    e.g. for an ablation; ``candidates``: the batch, by default the settings' ``candidates``)."""
+    e.g. for an ablation; ``candidates``: the batch, by default the settings' ``candidates``). A model
+    trained in the reference key harmonizes the melody there; the candidates come back in the melody's key
+    (their ``texture_ids`` stay in the reference key)."""
     cfg = settings or loaded.recipe.transfer
     search = Search(cfg.search.bars_per_step, cfg.search.strength, cfg.search.rank_strength,
                     cfg.search.cadence_bonus) if cfg.search.enabled else None
+    shift = reference_key_shift(melody, loaded, cfg)
     with decoding_threads(loaded.model):
-        return accompany(melody, loaded.model, loaded.tokenizer, candidates=candidates or cfg.candidates, seed=seed,
-                         temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
-                         harmony_weight=cfg.harmony_weight, progress=progress, search=search,
-                         hard_rules=frozenset(cfg.hard_rules))
+        results = accompany(melody.shift_pitch(shift) if shift else melody, loaded.model, loaded.tokenizer,
+                            candidates=candidates or cfg.candidates, seed=seed,
+                            temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                            harmony_weight=cfg.harmony_weight, progress=progress, search=search,
+                            hard_rules=frozenset(cfg.hard_rules))
+    for candidate in results if shift else ():
+        candidate.score = candidate.score.shift_pitch(-shift)
+    return results
 
 
 def check_wav_tools() -> None:

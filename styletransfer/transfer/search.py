@@ -22,7 +22,7 @@ import numpy as np
 
 from ..eval.cadences import cadence_rates, phrase_cadences
 from ..eval.dissonance import dissonance_rates
-from ..eval.keys import estimate_key
+from ..keys import estimate_key
 from ..eval.phrases import phrase_ends, phrase_starts
 from ..eval.voice_leading import voice_leading_rates
 from ..tokens.grammar import Grammar, decode_base

@@ -34,3 +34,26 @@ def estimate_key(pitches, durations=None) -> tuple[int, str]:
     """(tonic pitch class, "major" | "minor") best matching the notes; C major for no evidence."""
     best = int(np.argmax(key_correlations(pitch_class_weights(pitches, durations))))
     return best % 12, "major" if best < 12 else "minor"
+
+
+# The reference keys pieces and melodies are transposed to (data.key_normalize, transfer.key_normalize): C major
+# and A minor share their notes, so mistaking a key for its relative, key finding's commonest error, moves
+# nothing.
+REFERENCE_TONIC = {"major": 0, "minor": 9}
+PIANO_RANGE = (21, 108)
+
+
+def reference_shift(pitches, durations=None, pitch_range: tuple[int, int] = PIANO_RANGE) -> int | None:
+    """Semitones that move the notes' estimated key to the reference key (C major or A minor): the smallest
+    such shift (-6..+5) whose notes stay inside ``pitch_range``, else the same shift an octave the other way;
+    None when neither fits."""
+    pitches = np.asarray(pitches, dtype=np.int64)
+    if not len(pitches):
+        return 0
+    tonic, mode = estimate_key(pitches, durations)
+    shift = (REFERENCE_TONIC[mode] - tonic + 6) % 12 - 6
+    low, high = int(pitches.min()), int(pitches.max())
+    for candidate in sorted((shift, shift + 12, shift - 12), key=abs):
+        if pitch_range[0] <= low + candidate and high + candidate <= pitch_range[1]:
+            return candidate
+    return None

@@ -1,0 +1,82 @@
+"""The reference key: key finding's shift to C major / A minor, in the data and in the transfer."""
+import numpy as np
+from symusic import Note, Score, Track
+
+from styletransfer.data.prepare import to_reference_key
+from styletransfer.keys import estimate_key, reference_shift
+
+MAJOR_SCALE = [0, 2, 4, 5, 7, 9, 11, 12, 7, 4, 0]
+MINOR_SCALE = [0, 2, 3, 5, 7, 8, 11, 12, 7, 3, 0]
+
+
+def scale(tonic: int, steps=MAJOR_SCALE) -> list[int]:
+    return [tonic + s for s in steps]
+
+
+def test_shift_is_the_smallest_move_to_c_major_or_a_minor():
+    assert reference_shift(scale(67)) == 5  # G major: up a fourth (not down a fifth)
+    assert reference_shift(scale(65)) == -5  # F major: down a fourth
+    assert reference_shift(scale(60)) == 0
+    assert reference_shift(scale(64, MINOR_SCALE)) == 5  # E minor -> A minor
+    assert reference_shift(scale(62, MINOR_SCALE)) == -5  # D minor -> A minor
+    assert reference_shift(scale(66)) in (6, -6)  # F sharp: a tritone either way
+    for tonic in range(55, 67):
+        for steps, mode in ((MAJOR_SCALE, "major"), (MINOR_SCALE, "minor")):
+            shift = reference_shift(scale(tonic, steps))
+            assert -6 <= shift <= 6
+            assert estimate_key(np.array(scale(tonic, steps)) + shift) == ({"major": 0, "minor": 9}[mode], mode)
+
+
+def test_shift_keeps_the_notes_in_range():
+    high_g = [91, 95, 98, 103, 105, 107, 103, 98]  # G major up to B7
+    assert estimate_key(high_g) == (7, "major") and reference_shift(high_g) == 5 - 12  # not up: down a fifth
+    low_f = [21, 29, 33, 36, 41, 46, 45, 41, 24]  # F major down to A0
+    assert estimate_key(low_f) == (5, "major") and reference_shift(low_f) == -5 + 12
+    assert reference_shift([21, 108, 64, 67, 71]) is None  # the whole keyboard in E minor: nowhere to go
+    assert reference_shift([]) == 0
+
+
+def test_a_piece_moves_to_the_reference_key():
+    score = Score(480)
+    track = Track("Piano")
+    for k, p in enumerate(scale(62)):  # D major
+        track.notes.append(Note(k * 480, 480, p, 80))
+        track.notes.append(Note(k * 480, 480, p - 12, 80))
+    score.tracks.append(track)
+    moved = to_reference_key(score)
+    pitches = moved.tracks[0].notes.numpy()["pitch"]
+    assert sorted(pitches) == sorted(np.array(scale(62) + scale(50)) - 2)
+    assert estimate_key(pitches) == (0, "major")
+    high = Score(480)
+    high.tracks.append(Track("Piano"))
+    high.tracks[0].notes.extend([Note(0, 480, p, 80) for p in (21, 108, 64, 67, 71)])
+    assert to_reference_key(high) is None
+
+
+def test_harmonize_works_in_the_reference_key_and_gives_the_melody_back(monkeypatch):
+    from transfer_helpers import GRID, bpe_tokenizer, check_guarantee, melody_score, tiny_model
+
+    from styletransfer.config import default_recipe
+    from styletransfer.model.adapters import parse_style
+    from styletransfer.transfer import pipeline
+
+    tok = bpe_tokenizer()
+    notes = [(k * 8 * GRID, 8 * GRID, p, 80) for k, p in enumerate(scale(67))]  # G major, quarter notes
+    melody = melody_score(notes)
+    recipe = default_recipe()
+    loaded = pipeline.LoadedStyle(tiny_model(tok), tok, None, parse_style("none"), "base model", recipe)
+    seen = []
+    real_accompany = pipeline.accompany
+    monkeypatch.setattr(pipeline, "accompany", lambda m, *a, **k: seen.append(m) or real_accompany(m, *a, **k))
+
+    results = pipeline.harmonize(melody, loaded, seed=0, candidates=2)
+    assert [n.pitch for n in seen[-1].tracks[0].notes] == [p + 5 for p in scale(67)]  # harmonized in C
+    for candidate in results:  # and handed back in G, note for note
+        check_guarantee(candidate.score, [(on, d, p) for on, d, p, _ in notes])
+    assert results[0].score.key_signatures == melody.key_signatures
+
+    for off in (recipe.model_copy(update={"data": recipe.data.model_copy(update={"key_normalize": False})}),
+                recipe.model_copy(update={"transfer": recipe.transfer.model_copy(update={"key_normalize": False})})):
+        loaded.recipe = off  # a model trained in every key, or the ablation: the melody stays where it is
+        pipeline.harmonize(melody, loaded, seed=0, candidates=2)
+        assert [n.pitch for n in seen[-1].tracks[0].notes] == scale(67)

@@ -174,13 +174,14 @@ def test_benchmark_writes_every_system_and_keeps_every_melody(adapted_run, eval_
     code, stdout, err = run_cli(args, capsys)
     assert code == 0, err
     report = out.read_text()
-    ablations = ("no search (best of 8)", "no hard rules", "neither (as before the search)", "likelihood rank")
+    ablations = ("no search (best of 8)", "no hard rules", "no key normalization", "neither (as before the search)",
+                 "likelihood rank")
     for system in ("original", "mst domenico-scarlatti", *(f"mst domenico-scarlatti, {a}" for a in ablations),
                    "mst base", "mst johann-sebastian-bach", "rule-based triads"):
         assert f"| {system} |" in report, system
     assert "Melodies the model never saw (1 tunes)" in report
     rows = pd.read_csv(out.with_suffix(".csv"))
-    assert len(rows) == 2 * 9 + 1 * 8  # chorales: original + 8 systems (4 of them ablations); tunes: 8
+    assert len(rows) == 2 * 10 + 1 * 9  # chorales: original + 9 systems (5 of them ablations); tunes: 9
     assert {"parallels_melody_bass", "authentic_cadence_rate", "final_authentic"} <= set(rows.columns)
     assert (rows["melody_recall"] == 1.0).all() and (rows["melody_above_rate"] == 0.0).all()
     assert rows["p_style"].between(0, 1).all()

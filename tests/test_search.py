@@ -102,3 +102,22 @@ def test_search_lowers_the_faults_of_the_kept_candidate(tok, model):
         searched.append(faults(transfer(score, model, tok, candidates=12, seed=k, search=Search(strength=3.0))[0]))
         independent.append(np.mean([faults(c) for c in transfer(score, model, tok, candidates=12, seed=k)]))
     assert np.mean(searched) < np.mean(independent)
+
+
+def test_the_search_knows_where_cadences_are_due(tok):
+    """An inner phrase end costs nothing closed by V-I, more closed by V-vi; it is scored once the next
+    phrase has begun, and the last phrase is left to the final ranking."""
+    # C major: E D C(half) | G F E D | C(whole): a phrase ends on the half note, the next starts at beat 4
+    notes = [(0, 1, 64), (1, 2, 62), (2, 4, 60), (4, 5, 67), (5, 6, 65), (6, 7, 64), (7, 8, 62), (8, 12, 60)]
+    score = melody_score([(int(a * TPQ), int((b - a) * TPQ), p, 80) for a, b, p in notes])
+    plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+    run = SearchRun(Search(), plan, tok.grammar, 1.0, ((0.0, 4, 4),))
+    assert run.phrase_ends.tolist() == [2.0]
+    mel = np.asarray(notes[:4], float)
+    start = [(0, 1, 48), (0, 1, 55), (1, 2, 43), (1, 2, 55), (1, 2, 59)]  # I, then V under D
+    authentic = np.asarray(start + [(2, 4, 36), (2, 4, 52), (2, 4, 55)], float)  # -> I
+    deceptive = np.asarray(start + [(2, 4, 45), (2, 4, 57), (2, 4, 52)], float)  # -> vi
+    assert run._cadence_faults(mel, authentic) == 0.0
+    assert run._cadence_faults(mel, deceptive) == 0.5
+    assert run._cadence_faults(mel[:3], deceptive) == 0.0  # the next phrase not begun: not yet due
+    assert run._faults(mel, deceptive) > run._faults(mel, authentic)

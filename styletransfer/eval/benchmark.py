@@ -119,12 +119,15 @@ def melody_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MELODY_SUFFIXES and p.is_file())
 
 
-def ablations(settings: TransferConfig) -> list[tuple[str, TransferConfig]]:
-    """The transfer without each of its parts, for the ablation rows: (label suffix, settings)."""
+def ablations(settings: TransferConfig, key_normalized: bool = False) -> list[tuple[str, TransferConfig]]:
+    """The transfer without each of its parts, for the ablation rows: (label suffix, settings);
+    ``key_normalized``: the model was trained in the reference key, so harmonizing there is a part too."""
     no_search = settings.model_copy(update={"search": settings.search.model_copy(update={"enabled": False}),
                                             "candidates": 8})
+    keys = [("no key normalization", settings.model_copy(update={"key_normalize": False}))] if key_normalized else []
     return [("no search (best of 8)", no_search),
             ("no hard rules", settings.model_copy(update={"hard_rules": []})),
+            *keys,
             ("neither (as before the search)", no_search.model_copy(update={"hard_rules": []}))]
 
 
@@ -152,7 +155,8 @@ def run_systems(melodies: list[tuple[str, object, object]], systems: list[tuple[
             rows.append(scored(name, ORIGINAL, original))
     for label, style, ablate in systems:
         loaded = load_style(base_dir, style) if style is not None else None
-        variants = [(label, None)] + ([(f"{label}, {what}", cfg) for what, cfg in ablations(loaded.recipe.transfer)]
+        variants = [(label, None)] + ([(f"{label}, {what}", cfg) for what, cfg in
+                                       ablations(loaded.recipe.transfer, loaded.recipe.data.key_normalize)]
                                       if ablate and loaded is not None else [])
         for k, (name, melody, _) in enumerate(melodies):
             if loaded is None:
@@ -234,7 +238,9 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         if other_slug is not None:
             systems.append((f"mst {other_slug}", other_slug, False))
     systems.append((RULE_BASED, None, False))
-    order = ([ORIGINAL, under_test] + [f"{under_test}, {what}" for what, _ in ablations(base_recipe(base_dir).transfer)]
+    trained = base_recipe(base_dir)
+    order = ([ORIGINAL, under_test] + [f"{under_test}, {what}" for what, _ in
+                                       ablations(trained.transfer, trained.data.key_normalize)]
              + [f"{under_test}, likelihood rank"] + [label for label, _, _ in systems[1:]])
     result = {"composer": composer, "style_class": style_class, "systems": order, "judge": judge.report,
               "chorales": run_systems(chorales, systems, str(base_dir), candidates, seed, score_fn, progress, keep)}

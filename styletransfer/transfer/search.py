@@ -4,8 +4,9 @@ Best-of-N samples N accompaniments independently and keeps the best; a mistake i
 candidate that made it. Here the batch of K candidates ("particles") is stopped every ``bars_per_step``
 bars; each is scored by what a theory teacher would mark in what it has written so far (parallel fifths and
 octaves against the melody and between voices, strong-beat dissonance, beats without a bass, chromatic
-notes no chord explains: eval/voice_leading.py, eval/dissonance.py), and the batch is resampled in
-proportion to ``exp(-strength * new faults)``: candidates that just made a mistake tend to be replaced by
+notes no chord explains: eval/voice_leading.py, eval/dissonance.py; and, once a phrase of the melody has
+ended, how its cadence closes: eval/cadences.py), and the batch is resampled in proportion to
+``exp(-strength * new faults)``: candidates that just made a mistake tend to be replaced by
 copies of ones that did not, which the model then continues differently (each row draws its own tokens).
 
 The model writes every note: the analysis only decides which of the model's own continuations survive,
@@ -20,11 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..eval.beats import EPS
 from ..eval.cadences import cadence_rates, phrase_cadences
 from ..eval.dissonance import dissonance_rates
-from ..keys import estimate_key
-from ..eval.phrases import phrase_ends, phrase_starts
+from ..eval.phrases import monophonic, phrase_ends, phrase_starts
 from ..eval.voice_leading import voice_leading_rates
+from ..keys import estimate_key
 from ..tokens.grammar import Grammar, decode_base
 from .plan import MelodyPlan
 
@@ -32,6 +34,9 @@ from .plan import MelodyPlan
 FAULT_WEIGHTS = {"parallels_melody_bass": 1.0, "parallels_any_voices": 0.5, "hidden_outer": 0.25,
                  "voice_crossing": 0.25, "spacing": 0.25, "no_bass": 0.5, "strong_beat_dissonance": 0.5,
                  "unexplained_chromatic": 0.5}
+# what a phrase end costs, by its cadence: the search knows where cadences are due (the melody's phrase ends,
+# eval/phrases.py) and prefers the model's continuations that close them; the final one is the ranking's bonus
+CADENCE_FAULTS = {"authentic": 0.0, "half": 0.5, "plagal": 0.5, "deceptive": 0.5, "none": 1.0}
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class Search:
         """Where the window starting at bar ``i`` stops sampling (``e``: where its prompt's melody ends)."""
         return min(e, i + self.bars_per_step)
 
-    def begin(self, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures) -> "SearchRun":
+    def begin(self, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures) -> SearchRun:
         return SearchRun(self, plan, grammar, beat, tuple(time_signatures))
 
 
@@ -62,6 +67,10 @@ class SearchRun:
         self.beat, self.time_signatures = beat, time_signatures
         self.key = estimate_key([p for _, p, _, _, _ in plan.notes], [d for _, _, _, _, d in plan.notes])
         self.melody_keys = {(on, p) for on, p, _, _, _ in plan.notes}
+        tpq = grammar.tpq
+        melody = np.asarray([(on / tpq, (on + d) / tpq, p) for on, p, _, _, d in plan.notes], float).reshape(-1, 3)
+        ends = phrase_ends(melody, beat, time_signatures)
+        self.phrase_ends = monophonic(melody)[ends[:-1], 0] if len(ends) else np.zeros(0)  # the last: final_score
         self.row_faults: np.ndarray | None = None
 
     def notes(self, texture: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +91,17 @@ class SearchRun:
         seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures))
         counts = {**voice_leading_rates(mel, acc, self.beat, breaks=seams),
                   **dissonance_rates(mel, acc, self.beat, self.time_signatures, self.key)}
-        return float(sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in FAULT_WEIGHTS.items()))
+        faults = sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in FAULT_WEIGHTS.items())
+        return float(faults + self._cadence_faults(mel, acc))
+
+    def _cadence_faults(self, mel: np.ndarray, acc: np.ndarray) -> float:
+        """``CADENCE_FAULTS`` summed over the melody's inner phrase ends that are written, with the next
+        phrase begun (so the cadence's last chord is whole)."""
+        done = self.phrase_ends[self.phrase_ends < mel[:, 0].max() - EPS]
+        if not len(done):
+            return 0.0
+        _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, done, self.key)
+        return sum(CADENCE_FAULTS[c.kind] for c in cadences if np.abs(done - c.end).min() < EPS)
 
     def select(self, textures: list[list[int]], seed: int) -> list[int]:
         """Which rows continue (systematic resampling by ``exp(-strength * new faults)``), in row order."""

@@ -166,15 +166,20 @@ def eval_loss(model, eval_set, batch_size: int) -> float:
 
 
 def example_sets(recipe: Recipe, data_dir: Path, tokenizer, max_steps: int, composer: str | None = None):
-    """Training and validation ExampleSets (of one composer, or of everything)."""
+    """Training and validation ExampleSets (of one composer, or of everything). A composer with no validation
+    pieces (the corpus' trecento set) is measured on its test pieces: nothing is chosen by that loss, it
+    is only reported (the returned cache's ``split`` says which)."""
     train_cache, valid_cache = TokenCache(data_dir, "train"), TokenCache(data_dir, "validation")
     if composer is None:
         train_pieces, valid_pieces = np.arange(len(train_cache)), np.arange(len(valid_cache))
     else:
         train_pieces = train_cache.pieces_of(composer)
         valid_pieces = valid_cache.pieces_of(composer)
+        if len(valid_pieces) == 0:
+            valid_cache = TokenCache(data_dir, "test")
+            valid_pieces = valid_cache.pieces_of(composer)
     if len(valid_pieces) == 0:
-        raise UserError(f"no validation pieces{' by ' + composer if composer else ''} in {data_dir}")
+        raise UserError(f"no validation {'or test pieces by ' + composer if composer else 'pieces'} in {data_dir}")
     t = recipe.train
     world = int(os.environ.get("WORLD_SIZE", "1"))
     specials = Specials(tokenizer)
@@ -272,7 +277,7 @@ def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False
     if target.exists() and not force:
         raise UserError(f"adapter exists: {target} (use --force to replace it)")
     set_threads(recipe)
-    train_set, eval_set, _, _ = example_sets(recipe, data_dir, tokenizer, f.max_steps, composer=composer)
+    train_set, eval_set, _, held_out = example_sets(recipe, data_dir, tokenizer, f.max_steps, composer=composer)
     model = load_model(base)
     check_vocabulary(model, tokenizer, base)
     lora = LoraConfig(task_type="CAUSAL_LM", r=f.lora_r, lora_alpha=f.lora_alpha, lora_dropout=f.lora_dropout,
@@ -292,7 +297,7 @@ def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False
     after = eval_loss(trainer.model, eval_set, recipe.train.batch_size)
     summary = {"composer": composer, "training_pieces": originals, "steps": trainer.state.global_step,
                "seconds": round(time.time() - started, 1), "validation_loss_base": before,
-               "validation_loss_adapter": after, "improvement": before - after}
+               "validation_loss_adapter": after, "improvement": before - after, "held_out_split": held_out.split}
     staging = work / "adapter"
     trainer.model.save_pretrained(str(staging), safe_serialization=True)
     save_recipe(recipe, staging)

@@ -96,13 +96,22 @@ def test_existing_adapter_needs_force(adapted_run, tmp_path, capsys):
 @pytest.mark.parametrize("composer,extra,fragments", [
     ("Wolfgang Amadeus Mozart", [], ("unknown composer",)),
     (BACH, [], ("3 training pieces", "finetune.min_pieces=5")),  # the recipe's default minimum
-    ("Frédéric Chopin", ["finetune.min_pieces=1"], ("no validation pieces",)),  # his one other piece is a test piece
+    ("Franz Schubert", ["finetune.min_pieces=1"], ("no validation or test pieces",)),  # his other one is corrupt
 ])
 def test_finetune_refuses_composers(base_run, composer, extra, fragments, capsys):
     before = snapshot(base_run)
     code, _, err = run_cli(["finetune", "--composer", composer, "--base", base_run, *sets(*extra)], capsys)
     assert_one_line_error(code, err, *fragments)
     assert snapshot(base_run) == before  # nothing written, not even an adapters folder
+
+
+def test_a_composer_without_validation_pieces_is_measured_on_its_test_pieces(base_run, tmp_path, capsys):
+    run = copy_run(base_run, tmp_path / "run")
+    code, _, err = run_cli(["finetune", "--composer", "chopin", "--base", run,
+                            *sets(*ADAPTER_SETS, "finetune.min_pieces=1")], capsys)
+    assert code == 0, err
+    report = json.loads((run / "adapters" / slug("Frédéric Chopin") / "finetune.json").read_text())
+    assert report["held_out_split"] == "test" and report["validation_loss_base"] > 0
 
 
 def test_finetune_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):

@@ -212,8 +212,10 @@ def roman_figure(c: BeatChord, tonic: int, mode: str) -> str:
 
 def phrase_cadences(melody_notes, accompaniment_notes, beat: float = 1.0,
                     time_signatures=DEFAULT_TIME_SIGNATURES, fermatas=None,
-                    key: tuple[int, str] | None = None) -> tuple[tuple[int, str], list[Cadence]]:
-    """(key of the piece, the cadence of every phrase; see the module's docstring)."""
+                    key: tuple[int, str] | None = None, figures: bool = True) -> tuple[tuple[int, str], list[Cadence]]:
+    """(key of the piece, the cadence of every phrase; see the module's docstring). ``figures=False`` leaves
+    the roman numerals out (music21's spelling of them is most of the time, and the search needs only the
+    kinds)."""
     mel = monophonic(melody_notes)
     acc = np.asarray(accompaniment_notes, dtype=float).reshape(-1, 3)
     both = np.concatenate([np.asarray(melody_notes, dtype=float).reshape(-1, 3), acc])
@@ -245,8 +247,9 @@ def phrase_cadences(melody_notes, accompaniment_notes, beat: float = 1.0,
         chosen = next((r for r in readings if r[1] == "authentic"), None) or \
             next((r for r in readings if r[1] != "none"), readings[0])
         k, kind, perfect = chosen
-        figures = (roman_figure(penult, *k) if penult is not None else "-", roman_figure(final, *k))
-        out.append(Cadence(float(t_end), kind, perfect, k, figures))
+        named = ((roman_figure(penult, *k) if penult is not None else "-", roman_figure(final, *k)) if figures
+                 else ("", ""))
+        out.append(Cadence(float(t_end), kind, perfect, k, named))
         start = mel[i, 1]
     return key, out
 

@@ -100,7 +100,7 @@ class SearchRun:
         done = self.phrase_ends[self.phrase_ends < mel[:, 0].max() - EPS]
         if not len(done):
             return 0.0
-        _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, done, self.key)
+        _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, done, self.key, figures=False)
         return sum(CADENCE_FAULTS[c.kind] for c in cadences if np.abs(done - c.end).min() < EPS)
 
     def select(self, textures: list[list[int]], seed: int) -> list[int]:
@@ -120,7 +120,7 @@ class SearchRun:
         mel, acc = self.notes(texture)
         score = -self.search.rank_strength * self._faults(mel, acc)
         if len(acc) and len(mel):
-            _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, None, self.key)
+            _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, None, self.key, figures=False)
             if cadence_rates(cadences, home=self.key).get("final_authentic", 0.0) > 0:
                 score += self.search.cadence_bonus
         return score

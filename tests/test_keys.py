@@ -80,3 +80,18 @@ def test_harmonize_works_in_the_reference_key_and_gives_the_melody_back(monkeypa
         loaded.recipe = off  # a model trained in every key, or the ablation: the melody stays where it is
         pipeline.harmonize(melody, loaded, seed=0, candidates=2)
         assert [n.pitch for n in seen[-1].tracks[0].notes] == scale(67)
+
+
+def test_a_run_saved_before_key_normalization_was_trained_in_every_key(tmp_path):
+    import yaml
+
+    from styletransfer.config import default_recipe
+    from styletransfer.model.runs import base_recipe
+
+    saved = default_recipe().model_dump()
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    assert base_recipe(tmp_path).data.key_normalize
+    del saved["data"]["key_normalize"], saved["transfer"]["key_normalize"]
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    assert not base_recipe(tmp_path).data.key_normalize  # so its transfers are not transposed
+    assert base_recipe(tmp_path, ["data.key_normalize=true"]).data.key_normalize  # --set still wins

@@ -64,11 +64,18 @@ def resolve_base(base: str | os.PathLike | None) -> Path:
     return path
 
 
+def saved_run_recipe(path: Path, overrides: list[str] | None = None):
+    """A run's saved recipe.yaml, read over the default recipe; one saved before ``data.key_normalize``
+    existed was trained in every key, whatever the default now says."""
+    before_key_normalize = [] if "key_normalize:" in path.read_text(encoding="utf-8") else ["data.key_normalize=false"]
+    return load_recipe(path, before_key_normalize + list(overrides or []))
+
+
 def base_recipe(base: Path, overrides: list[str] | None = None):
     """The recipe a run was trained with (its recipe.yaml; the default recipe for a run without one),
     with ``--set`` overrides: its sampling and transfer settings go with the model."""
     path = base / RECIPE_FILE
-    return load_recipe(path if path.exists() else None, overrides)
+    return saved_run_recipe(path, overrides) if path.exists() else load_recipe(None, overrides)
 
 
 def style_recipe(base: Path, adapter_folders: list[Path], overrides: list[str] | None = None):
@@ -76,7 +83,7 @@ def style_recipe(base: Path, adapter_folders: list[Path], overrides: list[str] |
     its own transfer rules), else the base's (``base_recipe``); for a blend or the base model alone, the
     base's."""
     if len(adapter_folders) == 1 and (adapter_folders[0] / RECIPE_FILE).exists():
-        return load_recipe(adapter_folders[0] / RECIPE_FILE, overrides)
+        return saved_run_recipe(adapter_folders[0] / RECIPE_FILE, overrides)
     return base_recipe(base, overrides)
 
 

@@ -72,7 +72,8 @@ def test_data_prepare(cli_prepared, maestro_dir):
     assert "Traceback" not in proc.stderr
     assert "built" in proc.stdout and "vocabulary 400" in proc.stdout
     rows = table_rows(proc.stdout)
-    assert {split: cells[0] for split, cells in rows.items()} == {"train": "24", "validation": "2", "test": "2"}
+    # the default recipe: every piece in the reference key, no augmented copies
+    assert {split: cells[0] for split, cells in rows.items()} == {"train": "8", "validation": "2", "test": "2"}
     assert all(int(cells[1].replace(",", "")) > 0 for cells in rows.values())
     assert f"skipped {len(BAD)} file(s)" in proc.stdout
     for kind in ("corrupt", "empty", "drums"):
@@ -86,7 +87,8 @@ def test_data_prepare_writes_the_resolved_recipe(cli_prepared, maestro_dir):
     assert saved.data.path == str(maestro_dir)
     assert saved.data.out == str(out)
     assert saved.data.bpe_vocab_size == 400 and saved.data.workers == 1
-    assert saved.data.augment.velocity_offsets == [] and saved.data.augment.pitch_offsets == [-2, 2]
+    assert saved.data.augment.velocity_offsets == [] and saved.data.augment.pitch_offsets == []
+    assert saved.data.key_normalize
     assert saved.name == "default"  # everything else comes from the default recipe
     assert yaml.safe_load((out / "recipe.yaml").read_text())["model"]["n_layer"] == saved.model.n_layer
 
@@ -260,5 +262,5 @@ def test_maestro_option_sets_source_and_path(maestro_dir, tmp_path, capsys, monk
     assert saved.data.source == "maestro" and saved.data.path == str(maestro_dir)
     assert len(tk.load_tokenizer(out)) == len(tk.build_tokenizer())  # bpe 0: the base vocabulary
     assert f"skipped {len(BAD)} file(s)" in stdout
-    # the default recipe's offsets: pitch -2/+2, two copies per training piece
-    assert table_rows(stdout)["train"][0] == str(8 * 3)
+    # the default recipe's offsets: none (its pieces are moved to the reference key instead)
+    assert table_rows(stdout)["train"][0] == "8"

@@ -26,7 +26,7 @@ def variants(settings):
     """(label, transfer settings): the default first, best-of-8 last (the reference)."""
     search_off = settings.search.model_copy(update={"enabled": False})
     best_of_8 = settings.model_copy(update={"search": search_off, "candidates": 8, "hard_rules": []})
-    return [("default (search, %d candidates)" % settings.candidates, settings),
+    return [(f"default (search, {settings.candidates} candidates)", settings),
             ("default without key normalization", settings.model_copy(update={"key_normalize": False})),
             ("search off, 32 candidates", settings.model_copy(update={"search": search_off})),
             ("best of 8 (before the search)", best_of_8)]

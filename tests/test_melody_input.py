@@ -265,7 +265,7 @@ def test_bad_track_choice(tmp_path):
 
 
 def test_piano_roll_png(tmp_path):
-    from styletransfer.render import piano_roll
+    from styletransfer.render.piano_roll import piano_roll
 
     score = melody_score([(i * TPQ, TPQ, 72 + i, 80) for i in range(8)], ts=(3, 4))
     accompaniment = Track("Accompaniment")
@@ -281,24 +281,3 @@ def test_piano_roll_png(tmp_path):
     assert not list((tmp_path / "out").glob(".*.tmp"))  # written atomically
 
 
-def test_wav_needs_fluidsynth(tmp_path, monkeypatch):
-    import styletransfer.render as render
-
-    score = melody_score([(0, TPQ, 60, 80)])
-    monkeypatch.setattr(render.shutil, "which", lambda name: None)
-    with pytest.raises(UserError, match="apt-get install fluidsynth fluid-soundfont-gm"):
-        render.render_wav(score, tmp_path / "out.wav")
-    monkeypatch.setattr(render.shutil, "which", lambda name: "/usr/bin/fluidsynth")
-    with pytest.raises(UserError, match="apt-get install fluidsynth fluid-soundfont-gm"):
-        render.render_wav(score, tmp_path / "out.wav", soundfont=tmp_path / "missing.sf2")
-
-
-def test_wav_with_fluidsynth(tmp_path):
-    import shutil
-
-    from styletransfer.render import SOUNDFONT, render_wav
-
-    if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
-        pytest.skip("fluidsynth or the GM soundfont is not installed")
-    path = render_wav(melody_score([(i * TPQ, TPQ, 60 + i, 80) for i in range(4)]), tmp_path / "out.wav")
-    assert path.read_bytes()[:4] == b"RIFF"

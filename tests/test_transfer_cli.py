@@ -257,28 +257,42 @@ def test_other_mistakes(adapted_run, tune, capsys):
         assert written(tune.parent) == {"tune.mid"}
 
 
-def test_wav_without_fluidsynth_fails_before_any_work(adapted_run, tune, capsys, monkeypatch):
-    import styletransfer.render as render
+def test_wav_without_its_synthesizer_fails_before_any_work(adapted_run, tune, capsys, monkeypatch):
+    import styletransfer.render.audio as audio
 
-    monkeypatch.setattr(render, "SOUNDFONT", tune.parent / "missing.sf2")
+    for args, fragment in [(["--soundfont", tune.parent / "missing.sf2"], "soundfont not found"),
+                           (["--synth", "organ"], "unknown synthesizer")]:
+        code, _, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--wav", *args], capsys)
+        assert_one_line_error(code, err, fragment)
+    monkeypatch.setattr(audio, "tinysoundfont", None)
     code, _, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--wav"], capsys)
-    assert_one_line_error(code, err, "soundfont", "fluid-soundfont-gm")
+    assert_one_line_error(code, err, "pip install --no-deps tinysoundfont")
     monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)
-    code, _, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--wav"], capsys)
+    code, _, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--wav", "--synth", "fluidsynth"],
+                           capsys)
     assert_one_line_error(code, err, "fluidsynth program")
     assert written(tune.parent) == {"tune.mid"}
 
 
-def test_wav(adapted_run, tune, capsys):
-    from styletransfer.render import SOUNDFONT
+def test_every_output_file(adapted_run, tune, capsys):
+    """MIDI, piano roll, score and engraving, and a WAV as long as the music plus its release."""
+    import wave
 
-    if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
-        pytest.skip("needs fluidsynth and a General MIDI soundfont")
+    from symusic import Score
+
+    from styletransfer.render.audio import RELEASE_SECONDS
+
     code, out, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--candidates", "1",
                               "--wav"], capsys)
     assert code == 0, err
-    wav = tune.parent / "tune.bach.wav"
-    assert wav.read_bytes()[:4] == b"RIFF" and f"wrote {wav.name}" in out
+    stem = tune.parent / "tune.bach"
+    for suffix in (".mid", ".png", ".musicxml", ".svg", ".wav"):
+        assert stem.with_suffix(suffix).exists() and f"{stem.with_suffix(suffix).name}" in out, suffix
+    music = Score(str(stem.with_suffix(".mid"))).to("second").end()
+    with wave.open(str(stem.with_suffix(".wav"))) as w:
+        assert w.getnframes() / w.getframerate() == pytest.approx(music + RELEASE_SECONDS, abs=0.01)
+        assert w.getnchannels() == 2
+    assert '<svg' in stem.with_suffix(".svg").read_text()
 
 
 def test_melody_warnings_are_one_yellow_line_each(adapted_run, tmp_path, monkeypatch, capsys):

@@ -28,21 +28,26 @@ def transfer(
     seed: Annotated[Optional[int], typer.Option(help="random seed (default: the recipe's sample.seed)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="output MIDI (default: <melody stem>.<style>.mid here)")] = None,
     track: Annotated[Optional[int], typer.Option(help="take the melody from this track/part (0-based; default: the highest line)")] = None,
-    wav: Annotated[bool, typer.Option("--wav", help="also render a WAV (needs fluidsynth and a GM soundfont)")] = False,
+    wav: Annotated[bool, typer.Option("--wav", help="also render a WAV (tinysoundfont with pretty-midi's General MIDI soundfont)")] = False,
+    soundfont: Annotated[Optional[Path], typer.Option(help="with --wav: another General MIDI soundfont (.sf2/.sf3)")] = None,
+    synth: Annotated[str, typer.Option(help="with --wav: tinysoundfont (pip) or fluidsynth (the program, e.g. from apt)")] = "tinysoundfont",
     keep_all: Annotated[bool, typer.Option("--keep-all", help="also write every candidate as <out>.cand-K.mid (best first)")] = False,
     force: Annotated[bool, typer.Option(help="overwrite existing output files")] = False,
     set_: SetOpt = None,
 ):
     """Play a melody in a composer's style: the melody kept note for note, an accompaniment written under it.
 
-    Writes <melody>.<style>.mid (tracks Melody and Accompaniment, the input's tempo and time signature) and a
-    piano roll <melody>.<style>.png; --wav adds audio. Sampling and ranking settings come from the base's
+    Writes <melody>.<style>.mid (tracks Melody and Accompaniment, the input's tempo and time signature), a
+    piano roll <melody>.<style>.png, the score <melody>.<style>.musicxml and its engraving .svg; --wav adds
+    audio. Sampling and ranking settings come from the base's
     recipe (--set transfer.temperature=0.9, transfer.top_p=..., transfer.top_k=..., transfer.harmony_weight=...;
     the seed: sample.seed or --seed).
     """
     from ..transfer.pipeline import TransferRequest
 
-    request = TransferRequest(melody, style, base, candidates, seed, out, track, wav, keep_all, force, list(set_ or []))
+    request = TransferRequest(melody, style, base=base, candidates=candidates, seed=seed, out=out, track=track,
+                              wav=wav, soundfont=soundfont, synth=synth, keep_all=keep_all, force=force,
+                              overrides=list(set_ or []))
     report_transfer(request)
 
 
@@ -75,6 +80,8 @@ def report_transfer(request) -> None:
     console.print(f"wrote {files.midi}  (best candidate: Melody track, {len(best.score.tracks[0].notes)} notes; "
                   f"Accompaniment track, {best.accompaniment_notes} notes)", soft_wrap=True)
     console.print(f"wrote {files.png}  (piano roll, melody in red)", soft_wrap=True)
+    console.print(f"wrote {files.musicxml}  (score: melody staff + piano grand staff) and {files.svg} (engraved)",
+                  soft_wrap=True)
     if files.wav is not None:
         console.print(f"wrote {files.wav}  (audio)", soft_wrap=True)
     if files.candidates:

@@ -7,11 +7,11 @@ evaluation calls its two inner steps, ``load_style`` and ``harmonize``, once per
              ->  read the melody file                      data/melody_file.py
              ->  load the base model + style adapter(s)    model/adapters.py
              ->  sample candidates under the constraint    transfer/accompany.py (one thread on CPU)
-             ->  rank them, write the best                 transfer/ranking.py, render.py
+             ->  rank them, write the best                 transfer/ranking.py
+             ->  piano roll, score (MusicXML + SVG), WAV   render/
 """
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -36,7 +36,9 @@ from ..model.adapters import (
     style_label,
 )
 from ..model.runs import resolve_base, style_recipe
-from ..render import INSTALL_HINT, SOUNDFONT, piano_roll, render_wav
+from ..render.audio import check_audio, render_wav
+from ..render.piano_roll import piano_roll
+from ..render.score import write_score
 from .accompany import transfer as accompany
 from .ranking import Candidate
 from .search import Search
@@ -49,24 +51,28 @@ class OutputFiles:
     """Every file one transfer writes."""
 
     midi: Path
-    png: Path
+    png: Path  # the piano roll
+    musicxml: Path  # the score
+    svg: Path  # the score engraved
     wav: Path | None = None  # only with --wav
     candidates: tuple[Path, ...] = ()  # only with --keep-all, best first
 
     @property
     def all(self) -> list[Path]:
-        return [self.midi, self.png, *([self.wav] if self.wav else []), *self.candidates]
+        return [self.midi, self.png, self.musicxml, self.svg, *([self.wav] if self.wav else []), *self.candidates]
 
 
 def output_files(melody: Path, style_slug: str, out: Path | None = None, wav: bool = False,
                  keep_all: bool = False, candidates: int = 0) -> OutputFiles:
-    """``<melody stem>.<style>.mid`` here unless ``out`` says otherwise; the PNG, WAV and candidates beside it."""
+    """``<melody stem>.<style>.mid`` here unless ``out`` says otherwise; the PNG, MusicXML, SVG, WAV and
+    candidates beside it."""
     out = Path(out) if out is not None else Path(f"{melody.stem}.{style_slug}.mid")
     is_midi = out.suffix.lower() in MIDI_SUFFIXES
     suffix = out.suffix if is_midi else ".mid"
     stem = out.name[: -len(out.suffix)] if is_midi else out.name
     return OutputFiles(
-        midi=out, png=out.with_name(f"{stem}.png"), wav=out.with_name(f"{stem}.wav") if wav else None,
+        midi=out, png=out.with_name(f"{stem}.png"), musicxml=out.with_name(f"{stem}.musicxml"),
+        svg=out.with_name(f"{stem}.svg"), wav=out.with_name(f"{stem}.wav") if wav else None,
         candidates=tuple(out.with_name(f"{stem}.cand-{k}{suffix}") for k in range(1, candidates + 1)) if keep_all else ())
 
 
@@ -82,6 +88,8 @@ class TransferRequest:
     out: Path | None = None
     track: int | None = None
     wav: bool = False
+    soundfont: Path | None = None  # None: pretty-midi's TimGM6mb.sf2 (render/audio.py)
+    synth: str = "tinysoundfont"  # or "fluidsynth"
     keep_all: bool = False
     force: bool = False
     overrides: list[str] = field(default_factory=list)  # --set section.key=value
@@ -173,13 +181,6 @@ def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | N
     return results
 
 
-def check_wav_tools() -> None:
-    if shutil.which("fluidsynth") is None:
-        raise UserError(f"--wav needs the fluidsynth program: {INSTALL_HINT}")
-    if not SOUNDFONT.exists():
-        raise UserError(f"--wav needs a General MIDI soundfont ({SOUNDFONT} is missing): {INSTALL_HINT}")
-
-
 def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] | None = None,
                  on_melody: Callable[[list[str]], None] | None = None,
                  on_loaded: Callable[[LoadedStyle], None] | None = None) -> TransferResult:
@@ -204,7 +205,7 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
         raise UserError(f"the output would overwrite the melody {melody_path}: choose another --out")
     refuse_to_overwrite(files.all, request.force)
     if request.wav:
-        check_wav_tools()
+        check_audio(request.soundfont, request.synth)
     melody, warnings = read_melody_noting(melody_path, request.track)
     if on_melody is not None:
         on_melody(warnings)
@@ -221,9 +222,11 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
 
     best = results[0].score
     atomic_write_bytes(files.midi, best.dumps_midi())
-    piano_roll(best, files.png, melody_track=0, title=f"{melody_path.name}: {loaded.label}")
+    title = f"{melody_path.name}: {loaded.label}"
+    piano_roll(best, files.png, melody_track=0, title=title)
+    write_score(best, files.musicxml, files.svg, title=title)
     if files.wav is not None:
-        render_wav(best, files.wav)
+        render_wav(best, files.wav, request.soundfont, request.synth)
     for path, candidate in zip(files.candidates, results):
         atomic_write_bytes(path, candidate.score.dumps_midi())
     return TransferResult(files, results, loaded.label, seed, warnings, load_seconds, sample_seconds,

@@ -1,14 +1,7 @@
-"""Listen and look: a piano-roll PNG (matplotlib, Agg) with the melody highlighted, and a WAV (fluidsynth).
-
-The WAV needs the ``fluidsynth`` command and a General MIDI soundfont (Debian/Ubuntu: the packages
-``fluidsynth`` and ``fluid-soundfont-gm``, whose soundfont is /usr/share/sounds/sf2/FluidR3_GM.sf2); without
-them ``render_wav`` raises UserError saying what to install. The PNG needs nothing beyond matplotlib.
-"""
+"""A piano-roll PNG (matplotlib, Agg) with the melody highlighted."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -16,12 +9,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .errors import UserError
-from .io import atomic_write_bytes
-from .tokens.bars import score_bar_ticks
+from ..io import atomic_write_bytes
+from ..tokens.bars import score_bar_ticks
 
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-INSTALL_HINT = "apt-get install fluidsynth fluid-soundfont-gm"
 MELODY_COLOR, ACCOMPANIMENT_COLOR = "#d62728", "#1f77b4"
 
 
@@ -70,35 +60,4 @@ def piano_roll(score, path: str | os.PathLike, melody_track: int | None = 0, tit
         png = Path(tmp) / "roll.png"
         fig.savefig(png, format="png")
         atomic_write_bytes(path, png.read_bytes())
-    return path
-
-
-def render_wav(score, path: str | os.PathLike, soundfont: str | os.PathLike | None = None,
-               sample_rate: int = 44100, gain: float = 0.6) -> Path:
-    """Render ``score`` (a symusic Score or a MIDI file path) to a WAV file with fluidsynth."""
-    soundfont = Path(soundfont) if soundfont else SOUNDFONT
-    exe = shutil.which("fluidsynth")
-    if exe is None:
-        raise UserError(f"WAV output needs the fluidsynth program: {INSTALL_HINT}")
-    if not soundfont.exists():
-        raise UserError(f"WAV output needs a General MIDI soundfont ({soundfont} is missing): {INSTALL_HINT}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        if isinstance(score, (str, os.PathLike)):
-            midi = Path(score)
-        else:
-            midi = Path(tmp) / "in.mid"
-            score.dump_midi(str(midi))
-        wav = Path(tmp) / "out.wav"
-        cmd = [exe, "-ni", "-g", str(gain), "-r", str(sample_rate), "-F", str(wav), "-T", "wav", str(soundfont),
-               str(midi)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise UserError(f"fluidsynth failed ({type(exc).__name__})") from None
-        if proc.returncode != 0 or not wav.exists() or wav.stat().st_size == 0:
-            lines = (proc.stderr or proc.stdout or "").strip().splitlines()
-            raise UserError(f"fluidsynth failed: {lines[-1][:120] if lines else f'exit code {proc.returncode}'}")
-        atomic_write_bytes(path, wav.read_bytes())
     return path

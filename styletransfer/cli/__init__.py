@@ -8,6 +8,7 @@
     cli/quickstart.py  mst quickstart
     cli/hub.py         mst push | import-nanogpt
     cli/eval.py        mst eval transfer | perplexity | bach-chorales | style-judge train
+    cli/studio.py      mst studio
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import sys
 import warnings
 
 from ..errors import UserError
-from . import data, eval, generate, hub, quickstart, train, transfer  # noqa: F401  (each adds its commands)
+from . import data, eval, generate, hub, quickstart, studio, train, transfer  # noqa: F401  (each adds its commands)
 from .app import app
 
 

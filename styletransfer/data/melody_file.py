@@ -10,12 +10,13 @@ import numpy as np
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
 from ..errors import UserError
+from ..keys import PIANO_RANGE
 from ..tokens.tokenizer import load_score
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 MUSIC21_SUFFIXES = {".xml": "MusicXML", ".musicxml": "MusicXML", ".mxl": "MusicXML", ".abc": "ABC",
                     ".krn": "Humdrum kern"}
-PIANO_RANGE = (21, 108)
+MELODY_SUFFIXES = (*MIDI_SUFFIXES, *MUSIC21_SUFFIXES)  # every file a melody can be read from
 MUSIC21_TPQ = 480
 MIN_SHARE = 0.25  # a track needs this share of the busiest track's notes to be taken as the melody
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..config import TransferConfig
 from ..data.catalog import find_composer, load_catalog, select
-from ..data.melody_file import quiet_read_melody
+from ..data.melody_file import MELODY_SUFFIXES, quiet_read_melody
 from ..errors import UserError
 from ..io import atomic_write_bytes
 from ..model.adapters import SAFE_NAME, find_adapter
@@ -50,7 +50,6 @@ from .theory import voice_leading_metrics
 
 RULE_BASED = "rule-based triads"
 ORIGINAL = "original"
-MELODY_SUFFIXES = (".mid", ".midi", ".abc", ".musicxml", ".xml", ".mxl", ".krn")
 
 
 @dataclass

@@ -127,7 +127,10 @@ def musicxml_bytes(score: Score, title: str | None = None) -> bytes:
 
 def engrave_svg(musicxml: bytes) -> str:
     """The score engraved by verovio, all of it on one SVG page."""
-    toolkit = verovio.toolkit()
+    # verovio loads its fonts per thread: a toolkit made in a worker thread (the studio's) must load them
+    # itself, from the package's own data folder
+    toolkit = verovio.toolkit(False)
+    toolkit.setResourcePath(str(Path(verovio.__file__).parent / "data"))
     toolkit.setOptions(SVG_OPTIONS)
     if not toolkit.loadData(musicxml.decode("utf-8")):
         raise ValueError("verovio could not read the MusicXML")

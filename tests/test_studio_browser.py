@@ -112,17 +112,21 @@ def test_studio_harmonizes_happy_birthday_like_the_cli(studio, browser, tmp_path
     seconds = upload_and_generate(browser, url, HAPPY_BIRTHDAY)
     status = browser.find_element(By.ID, "status").text
     assert "johann-sebastian-bach" in status and "seed 0" in status, status
-    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audio-1 audio[src]"))
+    # the player (wavesurfer) holds the WAV in an audio element inside its shadow root
+    player = ("return Array.from(document.querySelectorAll('#audio-1 *')).filter(e => e.shadowRoot)"
+              ".flatMap(e => Array.from(e.shadowRoot.querySelectorAll('audio'))).map(a => a.duration)[0] || null")
+    duration = WebDriverWait(browser, 60).until(lambda d: d.execute_script(player))
     print(f"studio: generate -> playable audio in {seconds:.1f} s")
 
     # the same request on the command line's pipeline
     cli = run_transfer(TransferRequest(HAPPY_BIRTHDAY, "bach", base=str(SHIPPED), seed=0, out=tmp_path / "cli.mid"))
     expected = Score(str(cli.files.midi))
 
-    src = browser.find_element(By.CSS_SELECTOR, "#audio-1 audio").get_attribute("src")
+    length = expected.to("second").end() + RELEASE_SECONDS
+    assert duration == pytest.approx(length, abs=0.05)
+    src = browser.find_element(By.CSS_SELECTOR, "#audio-1 a[download]").get_attribute("href")  # the same file
     with wave.open(io.BytesIO(fetch(src))) as w:
-        assert w.getnframes() / w.getframerate() == pytest.approx(
-            expected.to("second").end() + RELEASE_SECONDS, abs=0.01)
+        assert w.getnframes() / w.getframerate() == pytest.approx(length, abs=0.01)
 
     bars = len(to_music21(expected).parts[0].getElementsByClass("Measure"))
     assert bars == 9  # Happy Birthday: the pickup and eight bars

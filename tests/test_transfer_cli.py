@@ -446,3 +446,74 @@ def test_a_style_sets_its_own_transfer_rules(adapted_run, tmp_path):
     for other in ("none", f"{slug(STYLED)}=0.5,bach=0.5"):
         base = load_style(run, other).recipe.transfer
         assert base.hard_rules == ["semitone_on_beat"] and base.temperature == 0.6
+
+
+def test_redo_bars_keeps_every_other_bar_and_the_melody(adapted_run, tune, capsys):
+    from styletransfer.tokens.bars import score_bar_ticks
+
+    code, _, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--candidates", "2",
+                            "--out", "first.mid"], capsys)
+    assert code == 0, err
+    first = tune.parent / "first.mid"
+    before = first.read_bytes()
+    code, _, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--candidates", "2",
+                            "--seed", "7", "--keep", first, "--redo-bars", "2-3", "--out", "second.mid"], capsys)
+    assert code == 0, err
+    assert first.read_bytes() == before  # the kept file is only read
+    old, new = Score(str(first)), Score(str(tune.parent / "second.mid"))
+    ticks = score_bar_ticks(old)
+    lo, hi = ticks[2], ticks[4]  # the tune starts on beat 3: bar 0 is its pickup
+
+    def outside(score):
+        return sorted((n.time, n.duration, n.pitch) for t in score.tracks for n in t.notes if not lo <= n.time < hi)
+
+    assert outside(new) == outside(old) and len(outside(old)) > 0
+    assert midi_notes(new.tracks[0]) == midi_notes(old.tracks[0])  # the melody, note for note
+    melody = tune_score().tracks[0]
+    assert sorted((n.time, n.pitch) for n in new.tracks[0].notes) == sorted((n.time, n.pitch) for n in melody.notes)
+    for note in new.tracks[1].notes:  # nothing above the melody across both seams
+        for m in new.tracks[0].notes:
+            if m.time <= note.time < m.time + m.duration:
+                assert note.pitch < m.pitch
+
+
+def test_redo_bars_mistakes_are_one_line(adapted_run, tune, tmp_path, capsys):
+    code, _, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--candidates", "1",
+                            "--out", "first.mid"], capsys)
+    assert code == 0, err
+    other = tmp_path / "other.mid"
+    other_score = tune_score()
+    other_score.tracks[0].notes[0].pitch += 1
+    other_score.tracks.append(other_score.tracks[0].copy())
+    other_score.dump_midi(str(other))
+    base = ["transfer", tune, "--style", "bach", "--base", adapted_run, "--candidates", "1"]
+    for args, fragment in [(["--redo-bars", "2-3"], "go together"),
+                           (["--keep", "first.mid"], "go together"),
+                           (["--keep", "first.mid", "--redo-bars", "three"], "FIRST-LAST"),
+                           (["--keep", "first.mid", "--redo-bars", "3-2"], "before the first"),
+                           (["--keep", "first.mid", "--redo-bars", "2-40"], "this melody has bars 0-"),
+                           (["--keep", other, "--redo-bars", "2-3", "--out", "x.mid"], "not this melody"),
+                           (["--keep", "first.mid", "--redo-bars", "2-3", "--out", "first.mid", "--force"],
+                            "overwrite the kept file")]:
+        code, _, err = run_cli([*base, *args], capsys)
+        assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_redo_bar_numbers_are_the_scores():
+    from styletransfer.errors import UserError
+    from styletransfer.transfer.redo import plan_bars
+
+    def melody(first_beat: int) -> Score:
+        score = Score(TPQ)
+        score.tracks.append(Track("Tune"))
+        score.tracks[0].notes.extend(Note(beats(b), beats(1), 60, 80) for b in range(first_beat, 12))
+        score.time_signatures.append(TimeSignature(0, 4, 4))
+        return score
+
+    assert plan_bars(melody(0), 1, 2, n_bars=3) == (0, 2)  # no pickup: the first bar is bar 1
+    assert plan_bars(melody(0), 3, 3, n_bars=3) == (2, 3)
+    assert plan_bars(melody(2), 0, 1, n_bars=3) == (0, 2)  # a pickup is bar 0
+    assert plan_bars(melody(6), 1, 1, n_bars=3) == (2, 3)  # an empty bar before the music is not counted
+    with pytest.raises(UserError, match="bars 1-3"):
+        plan_bars(melody(0), 0, 1, n_bars=3)

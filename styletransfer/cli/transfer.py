@@ -32,6 +32,8 @@ def transfer(
     soundfont: Annotated[Optional[Path], typer.Option(help="with --wav: another General MIDI soundfont (.sf2/.sf3)")] = None,
     synth: Annotated[str, typer.Option(help="with --wav: tinysoundfont (pip) or fluidsynth (the program, e.g. from apt)")] = "tinysoundfont",
     keep_all: Annotated[bool, typer.Option("--keep-all", help="also write every candidate as <out>.cand-K.mid (best first)")] = False,
+    keep: Annotated[Optional[Path], typer.Option(help="an earlier result of this melody to keep outside --redo-bars")] = None,
+    redo_bars: Annotated[Optional[str], typer.Option(help="with --keep: the bars to write again, e.g. 5-8 (a pickup is bar 0)")] = None,
     force: Annotated[bool, typer.Option(help="overwrite existing output files")] = False,
     set_: SetOpt = None,
 ):
@@ -47,7 +49,7 @@ def transfer(
 
     request = TransferRequest(melody, style, base=base, candidates=candidates, seed=seed, out=out, track=track,
                               wav=wav, soundfont=soundfont, synth=synth, keep_all=keep_all, force=force,
-                              overrides=list(set_ or []))
+                              keep=keep, redo_bars=redo_bars, overrides=list(set_ or []))
     report_transfer(request)
 
 

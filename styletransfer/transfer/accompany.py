@@ -33,12 +33,14 @@ from symusic import Score
 
 from ..errors import UserError
 from ..eval.beats import beat_of, time_signatures_of
+from ..tokens.bars import score_bar_ticks
 from ..tokens.grammar import decode_base
 from ..tokens.skyline import melody_base_ids
 from ..tokens.tokenizer import special_id
 from .constraint import MelodyConstraint
 from .plan import MelodyPlan
 from .ranking import HARMONY_WEIGHT, Candidate, decode_candidate, melody_consonance
+from .redo import Redo, kept_texture, merge, plan_bars, replay
 from .sampler import model_context, sample
 from .search import Search
 from .windows import bpe_per_bar, plan_window
@@ -48,14 +50,15 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
              top_k: int = 0, top_p: float = 1.0, context: int | None = None,
              progress: Callable[[int, int], None] | None = None,
              harmony_weight: float = HARMONY_WEIGHT, search: Search | None = None,
-             hard_rules: frozenset[str] = frozenset()) -> list[Candidate]:
+             hard_rules: frozenset[str] = frozenset(), redo: Redo | None = None) -> list[Candidate]:
     """``candidates`` accompaniments of the melody, sampled in one batch, best first.
 
     ``context`` may shrink the model's own context (``max_position_embeddings`` / ``n_positions``) to force
     smaller windows; ``progress(bars_done, bars)`` is called after each window. ``search`` (transfer/search.py)
     stops the batch every few bars and resamples it by the analysis of what is written so far; without it
     the candidates are independent samples (best-of-N). ``hard_rules`` (transfer/rules.HARD_RULES) are
-    added to the melody constraint. Every candidate holds every melody note (onset,
+    added to the melody constraint. ``redo`` (transfer/redo.py) writes only its bars again and keeps the
+    rest of its kept result. Every candidate holds every melody note (onset,
     pitch, duration on the tokenizer's grid) with nothing sounding above it; the output keeps the input's
     tempos, time and key signatures. Raises UserError for a melody without notes.
     """
@@ -83,10 +86,22 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     tex_bar_len = [[] for _ in range(n)]  # BPE length of each finished bar of the texture
     sampled: list[list[int]] = [[] for _ in range(n)]  # model ids
     ll_sum, n_scored = [0.0] * n, [0] * n
-    i, window = 0, 0
+    i, window, stop_bar = 0, 0, n_bars
+    if redo is not None:  # the kept bars before the span are the texture written so far
+        i, stop_bar = plan_bars(melody_score, redo.first, redo.last, n_bars)
+        kept_ids = kept_texture(redo.kept, tokenizer)
+        kept_starts = decode_base(grammar, kept_ids).starts
+        cut = bisect_left(kept_starts, plan.bar_ticks[i])
+        start_state = replay(plan, kept_ids[:cut], hard_rules)
+        kept_bpe = bpe_per_bar(tokenizer, plan.split_bars(kept_ids[:cut], kept_starts[:cut], 0, i))
+        states = [start_state] * n
+        texture = [list(kept_ids[:cut]) for _ in range(n)]
+        tex_starts = [list(kept_starts[:cut]) for _ in range(n)]
+        tex_bar_len = [[len(b) for b in kept_bpe] for _ in range(n)]
+        sampled = [[t for bar in kept_bpe for t in bar] for _ in range(n)]
     while True:
         carried_len = [max(lengths[b] for lengths in tex_bar_len) for b in range(i)]
-        s, e = plan_window(i, n_bars, mel_len, carried_len, est, ctx)
+        s, e = plan_window(i, stop_bar, mel_len, carried_len, est, ctx)
         melody_part = [t for bar in mel_bars[s:e] for t in bar]
         if search is not None:  # the prompt still holds melody bars [s, e): sampling stops earlier
             e = search.stop(i, e)
@@ -119,7 +134,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         states = constraint.states
         if progress is not None:
             progress(e, n_bars)
-        if final:
+        if final or e >= stop_bar:
             break
         for r in range(n):  # bars [i, e) of the texture are finished: their BPE lengths, for window planning
             first = bisect_left(tex_starts[r], plan.bar_ticks[i])
@@ -139,8 +154,13 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
 
     out = []
     rows = range(n) if searching is None else _distinct(sampled)  # resampled copies are one candidate
+    bar_starts = score_bar_ticks(melody_score) + [2**62]
     for r in rows:
         score, n_acc, penalty = decode_candidate(tokenizer, plan, sampled[r], melody_score)
+        if redo is not None:  # the new bars into the kept result
+            first, stop = plan_bars(melody_score, redo.first, redo.last, n_bars)
+            score = merge(redo.kept, score, bar_starts[first], bar_starts[min(stop, len(bar_starts) - 1)])
+            n_acc = len(score.tracks[1].notes)
         mean_ll = ll_sum[r] / max(1, n_scored[r])
         consonance = melody_consonance(score)
         analysis = searching.final_score(texture[r]) if searching is not None else 0.0

@@ -41,6 +41,7 @@ from ..render.piano_roll import piano_roll
 from ..render.score import write_score
 from .accompany import transfer as accompany
 from .ranking import Candidate
+from .redo import Redo, parse_span, read_kept
 from .search import Search
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -92,6 +93,8 @@ class TransferRequest:
     synth: str = "tinysoundfont"  # or "fluidsynth"
     keep_all: bool = False
     force: bool = False
+    keep: Path | None = None  # an earlier result of this melody: with redo_bars, only those bars change
+    redo_bars: str | None = None  # "5-8": bars as the score numbers them (a pickup is bar 0)
     overrides: list[str] = field(default_factory=list)  # --set section.key=value
 
 
@@ -161,21 +164,25 @@ def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferCo
 
 
 def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | None = None,
-              progress: Callable[[int, int], None] | None = None, settings: TransferConfig | None = None) -> list[Candidate]:
+              progress: Callable[[int, int], None] | None = None, settings: TransferConfig | None = None,
+              redo: Redo | None = None) -> list[Candidate]:
     """Accompaniments of ``melody``, best first, with the recipe's transfer settings (``settings``: others,
-    e.g. for an ablation; ``candidates``: the batch, by default the settings' ``candidates``). A model
+    e.g. for an ablation; ``candidates``: the batch, by default the settings' ``candidates``; ``redo``:
+    write only those bars of its kept result again, transfer/redo.py). A model
     trained in the reference key harmonizes the melody there; the candidates come back in the melody's key
     (their ``texture_ids`` stay in the reference key)."""
     cfg = settings or loaded.recipe.transfer
     search = Search(cfg.search.bars_per_step, cfg.search.strength, cfg.search.rank_strength,
                     cfg.search.cadence_bonus) if cfg.search.enabled else None
     shift = reference_key_shift(melody, loaded, cfg)
+    if redo is not None and shift:
+        redo = Redo(redo.kept.shift_pitch(shift), redo.first, redo.last)
     with decoding_threads(loaded.model):
         results = accompany(melody.shift_pitch(shift) if shift else melody, loaded.model, loaded.tokenizer,
                             candidates=candidates or cfg.candidates, seed=seed,
                             temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
                             harmony_weight=cfg.harmony_weight, progress=progress, search=search,
-                            hard_rules=frozenset(cfg.hard_rules))
+                            hard_rules=frozenset(cfg.hard_rules), redo=redo)
     for candidate in results if shift else ():
         candidate.score = candidate.score.shift_pitch(-shift)
     return results
@@ -203,10 +210,17 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
     melody_path = request.melody
     if melody_path.exists() and any(p.exists() and p.samefile(melody_path) for p in files.all):
         raise UserError(f"the output would overwrite the melody {melody_path}: choose another --out")
+    if (request.keep is None) != (request.redo_bars is None):
+        raise UserError("--keep and --redo-bars go together: --keep OUT.mid --redo-bars 5-8")
+    span = parse_span(request.redo_bars) if request.redo_bars is not None else None
+    if request.keep is not None and request.keep.exists() and any(p.exists() and p.samefile(request.keep)
+                                                                   for p in files.all):
+        raise UserError(f"the output would overwrite the kept file {request.keep}: choose another --out")
     refuse_to_overwrite(files.all, request.force)
     if request.wav:
         check_audio(request.soundfont, request.synth)
     melody, warnings = read_melody_noting(melody_path, request.track)
+    redo = Redo(read_kept(request.keep, melody), *span) if span is not None else None
     if on_melody is not None:
         on_melody(warnings)
 
@@ -217,7 +231,7 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
     if on_loaded is not None:
         on_loaded(loaded)
     sampling = time.perf_counter()
-    results = harmonize(melody, loaded, seed, candidates, progress)
+    results = harmonize(melody, loaded, seed, candidates, progress, redo=redo)
     sample_seconds = time.perf_counter() - sampling
 
     best = results[0].score

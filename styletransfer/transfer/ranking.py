@@ -66,7 +66,7 @@ def decode_candidate(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: 
                 pitches.add(note.pitch)
     melody.notes.sort(key=lambda x: (x.time, -x.pitch))
     accompaniment.notes.sort(key=lambda x: (x.time, -x.pitch))
-    _cut_same_pitch_overlaps(accompaniment)
+    cut_same_pitch_overlaps(accompaniment)
     score = Score(tpq)
     score.tracks.append(melody)
     score.tracks.append(accompaniment)
@@ -78,7 +78,7 @@ def decode_candidate(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: 
     return score, n_acc, penalty
 
 
-def _cut_same_pitch_overlaps(track: Track) -> None:
+def cut_same_pitch_overlaps(track: Track) -> None:
     """A note re-struck while the same pitch still sounds ends where the new one starts (in MIDI
     the first note-off would otherwise cut the second note short)."""
     last: dict[int, Note] = {}

@@ -49,13 +49,17 @@ def build_app(out_dir: Path, base: str | None = None, judge: StyleJudge | None =
     defaults = base_recipe(resolve_base(base)).transfer
     default_style = next((s for s in styles if "bach" in s), styles[0])
 
-    def generate(bundled, upload, style, blend, candidates, seed, temperature):
+    def run(bundled, upload, style, blend, candidates, seed, temperature, last, redo_bars):
         empty = [None] * (3 + SHOWN + 2)
         try:
-            if upload:
-                melody = Path(upload)
+            if redo_bars is not None:  # "Redo bars": the melody and the result the page shows now
+                if not last:
+                    raise UserError("generate first: bars are redone in the result on the page")
+                melody, keep = Path(last[0]), Path(last[1])
+            elif upload:
+                melody, keep = Path(upload), None
             elif bundled in melodies:
-                melody = melodies[bundled]
+                melody, keep = melodies[bundled], None
             else:
                 raise UserError("choose a bundled melody or upload one")
             wanted = (blend or "").strip() or style
@@ -66,19 +70,26 @@ def build_app(out_dir: Path, base: str | None = None, judge: StyleJudge | None =
                 except UserError:
                     class_for = None
             result = harmonize_file(melody, out_dir, wanted, int(candidates), int(seed), float(temperature), base,
-                                    judge, class_for)
+                                    judge, class_for, keep=keep, redo_bars=redo_bars)
         except UserError as exc:
-            return [f"**Could not harmonize:** {exc}", *empty[1:]]
+            return [f"**Could not harmonize:** {exc}", *empty[1:], last]
         except Exception as exc:  # noqa: BLE001 - one line in the page, the traceback only in the server's log
             traceback.print_exc()
             return [f"**Something went wrong:** {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
-                    *empty[1:]]
+                    *empty[1:], last]
         files = [p for p in (result.midi, result.musicxml, result.wav) if inside(p, out_dir)]
         audio = [str(v.wav) for v in result.candidates] + [None] * (SHOWN - len(result.candidates))
-        status = (f"**{result.label}**, seed {int(seed)}: {len(result.candidates)} candidates shown, "
+        redone = f", bars {redo_bars} written again" if redo_bars is not None else ""
+        status = (f"**{result.label}**, seed {int(seed)}{redone}: {len(result.candidates)} candidates shown, "
                   f"the best first ({result.seconds:.1f} s)")
         return [status, _svg_html(result.svg), str(result.png), *audio, _metrics_table(result),
-                [str(p) for p in files]]
+                [str(p) for p in files], [str(result.melody), str(result.midi)]]
+
+    def generate(bundled, upload, style, blend, candidates, seed, temperature, last):
+        return run(bundled, upload, style, blend, candidates, seed, temperature, last, None)
+
+    def redo(bundled, upload, style, blend, candidates, seed, temperature, last, bars):
+        return run(bundled, upload, style, blend, candidates, seed, temperature, last, (bars or "").strip())
 
     with gr.Blocks(title="mst studio", analytics_enabled=False) as app:
         gr.Markdown("# mst studio\nA melody, kept note for note, harmonized in a composer's style.")
@@ -97,6 +108,10 @@ def build_app(out_dir: Path, base: str | None = None, judge: StyleJudge | None =
                 temperature = gr.Slider(0.1, 1.5, value=defaults.temperature, step=0.05, label="Temperature",
                                         elem_id="temperature")
                 go = gr.Button("Generate", variant="primary", elem_id="generate")
+                bars = gr.Textbox(label="Redo bars (keep the rest of the result shown)", placeholder="5-8",
+                                  elem_id="redo-bars")
+                again = gr.Button("Redo these bars", elem_id="redo")
+                last = gr.State(None)  # (melody, best MIDI) of the result on the page
             with gr.Column(scale=2):
                 status = gr.Markdown(elem_id="status")
                 score = gr.HTML(elem_id="score")
@@ -105,8 +120,10 @@ def build_app(out_dir: Path, base: str | None = None, judge: StyleJudge | None =
                                     elem_id=f"audio-{k + 1}") for k in range(SHOWN)]
                 metrics = gr.Dataframe(label="Each candidate's numbers", elem_id="metrics")
                 downloads = gr.File(label="Downloads: MIDI, MusicXML, WAV", file_count="multiple", elem_id="downloads")
-        go.click(generate, inputs=[bundled, upload, style, blend, candidates, seed, temperature],
-                 outputs=[status, score, roll, *players, metrics, downloads])
+        settings = [bundled, upload, style, blend, candidates, seed, temperature, last]
+        shown = [status, score, roll, *players, metrics, downloads, last]
+        go.click(generate, inputs=settings, outputs=shown)
+        again.click(redo, inputs=[*settings, bars], outputs=shown)
     return app
 
 

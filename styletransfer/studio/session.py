@@ -47,6 +47,7 @@ class CandidateView:
 @dataclass
 class StudioResult:
     folder: Path
+    melody: Path  # the copy of the melody the transfer read
     midi: Path  # the best candidate, as `mst transfer` writes it
     musicxml: Path
     svg: Path
@@ -76,8 +77,10 @@ def _safe_name(name: str) -> str:
 
 
 def harmonize_file(melody: Path, out_root: Path, style: str, candidates: int, seed: int, temperature: float,
-                   base: str | None = None, judge: StyleJudge | None = None, style_class: str | None = None) -> StudioResult:
-    """Harmonize ``melody`` into a new folder under ``out_root``; see the module's docstring."""
+                   base: str | None = None, judge: StyleJudge | None = None, style_class: str | None = None,
+                   keep: Path | None = None, redo_bars: str | None = None) -> StudioResult:
+    """Harmonize ``melody`` into a new folder under ``out_root``; see the module's docstring. ``keep`` (an
+    earlier result, inside ``out_root``) with ``redo_bars`` ("5-8"): write only those bars again."""
     started = time.perf_counter()
     melody = Path(melody)
     if melody.suffix.lower() not in MELODY_SUFFIXES:
@@ -88,14 +91,21 @@ def harmonize_file(melody: Path, out_root: Path, style: str, candidates: int, se
         raise UserError(f"{melody.name}: {melody.stat().st_size:,} bytes, more than a melody file "
                         f"({MAX_UPLOAD_BYTES:,} at most)")
     parse_style(style)  # a malformed blend is one line before anything is written
+    if keep is not None and not inside(keep, out_root):
+        raise UserError("the result to keep is not one of this studio's")
     folder = Path(out_root).resolve() / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     (folder / "input").mkdir()
     local = folder / "input" / f"{_safe_name(melody.name)}{melody.suffix.lower()}"
     shutil.copyfile(melody, local)  # the pipeline reads only inside the folder
     out = folder / f"{local.stem}.{file_slug(parse_style(style))}.mid"  # as `mst transfer` names it
+    kept = None
+    if keep is not None:
+        kept = folder / "input" / "kept.mid"
+        shutil.copyfile(keep, kept)
     request = TransferRequest(local, style, base=base, candidates=candidates, seed=seed, out=out, wav=True,
-                              keep_all=True, overrides=[f"transfer.temperature={temperature}"])
+                              keep_all=True, overrides=[f"transfer.temperature={temperature}"], keep=kept,
+                              redo_bars=redo_bars if keep is not None else None)
     try:
         result = run_transfer(request)
     except UserError:
@@ -112,7 +122,7 @@ def harmonize_file(melody: Path, out_root: Path, style: str, candidates: int, se
         if judge is not None and style_class is not None:
             shown_metrics[f"P({style_class})"] = judge.proba(candidate.score).get(style_class, float("nan"))
         shown.append(CandidateView(k + 1, path, wav, shown_metrics))
-    return StudioResult(folder, files.midi, files.musicxml, files.svg, files.png, files.wav, shown, result.label,
+    return StudioResult(folder, local, files.midi, files.musicxml, files.svg, files.png, files.wav, shown, result.label,
                         time.perf_counter() - started)
 
 

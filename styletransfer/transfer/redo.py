@@ -97,14 +97,16 @@ def kept_texture(kept: Score, tokenizer) -> list[int]:
 
 
 def merge(kept: Score, new: Score, start: int, end: int) -> Score:
-    """``kept`` with its notes starting in [start, end) ticks replaced by ``new``'s (the melody is the kept one)."""
+    """``kept`` with its notes starting in [start, end) ticks replaced by ``new``'s (the melody is the kept one).
+    A new note struck while a kept note of its pitch still sounds is left out, so that the kept note keeps
+    its length (a new note running into a later kept one of its pitch ends where that one starts)."""
     out = kept.copy()
     accompaniment = Track("Accompaniment", program=0, is_drum=False)
-    for note in kept.tracks[1].notes:
-        if not start <= note.time < end:
-            accompaniment.notes.append(note)
+    held = [n for n in kept.tracks[1].notes if not start <= n.time < end]
+    accompaniment.notes.extend(held)
     for note in new.tracks[1].notes:
-        if start <= note.time < end:
+        if start <= note.time < end and not any(k.pitch == note.pitch and k.time < note.time < k.time + k.duration
+                                                for k in held):
             accompaniment.notes.append(note)
     accompaniment.notes.sort(key=lambda n: (n.time, -n.pitch))
     cut_same_pitch_overlaps(accompaniment)

@@ -186,7 +186,7 @@ def convert_one(args):
     signal.alarm(timeout)
     started = time.time()
     try:
-        parsed = converter.parse(path)
+        parsed = converter.parse(path, forceSource=True)
         # An ABC file of the training folders (Josquin) holds one voice per tune: merge them as parts.
         scores = [parsed.mergeScores()] if hasattr(parsed, "mergeScores") else [parsed]
         rows = []

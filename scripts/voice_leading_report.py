@@ -115,7 +115,7 @@ def main(argv=None) -> int:
         fermatas = None
         if corpus is not None:
             try:
-                parsed = corpus.parse(title)
+                parsed = corpus.parse(title, forceSource=True)
                 fermatas = fermata_onsets(parsed, mel) or None
                 sb, anyv, beats = _score_parts_parallels(parsed)
                 check = [check[0] + sb, check[1] + anyv, check[2] + beats]

@@ -303,3 +303,67 @@ def test_bundled_corpus_has_one_spelling_per_composer():
     for finetune in sorted((ROOT / "styletransfer" / "pretrained" / "default" / "adapters").glob("*/finetune.json")):
         name = json.loads(finetune.read_text())["composer"]
         assert name in names and canonical_name(name) == name and find_composer(catalog, name) == name
+
+
+def test_rows_outside_the_dataset_folder_are_skipped_and_reported(maestro_dir, tmp_path):
+    """A row may only name a file inside the dataset folder; a path that is no path, or a duration that is no
+    number, is reported (not silently zeroed)."""
+    import shutil
+
+    from styletransfer.config import recipe_from_dict
+    from styletransfer.data.prepare import prepare
+    from conftest import recipe_dict
+
+    data = shutil.copytree(maestro_dir, tmp_path / "data")
+    outside = tmp_path / "x" / "outside.mid"
+    outside.parent.mkdir()
+    shutil.copy(next(data.glob("2004/*.midi")), outside)
+    table = pd.read_csv(data / "maestro-v3.0.0.csv")
+    extra = [dict(table.iloc[0], midi_filename="../x/outside.mid", split="train"),
+             dict(table.iloc[0], midi_filename=str(outside), split="train"),
+             dict(table.iloc[1], duration="long")]
+    pd.concat([table, pd.DataFrame(extra)]).to_csv(data / "maestro-v3.0.0.csv", index=False)
+    catalog = load_catalog(data)
+    assert len(catalog) == len(table) + 1  # the two rows outside dropped, the one with a bad duration kept
+    assert all(Path(p).resolve().is_relative_to(data.resolve()) for p in catalog["midi"])
+    problems = dict((what, why) for what, why in catalog.attrs["problems"])
+    assert "outside the dataset folder" in problems["../x/outside.mid"]
+    assert "outside the dataset folder" in problems[str(outside)]
+    assert any("'long' is not a number" in why for why in problems.values())
+    assert catalog["duration"].isna().sum() == 1
+
+    out = tmp_path / "prepared"
+    report = prepare(recipe_from_dict(recipe_dict(data, out)).data, out=out)
+    assert {what for what, _ in report.skipped} >= {"../x/outside.mid", str(outside)}
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(out) and not p.is_relative_to(data)]
+    assert written == [outside]  # nothing written beside the dataset but under --out
+
+
+def test_a_path_that_is_not_a_string_is_refused_by_row(maestro_dir, tmp_path):
+    import shutil
+
+    data = shutil.copytree(maestro_dir, tmp_path / "data")
+    table = pd.read_csv(data / "maestro-v3.0.0.csv")
+    table["midi_filename"] = table["midi_filename"].astype(object)
+    table.loc[0, "midi_filename"] = 42
+    (data / "maestro-v3.0.0.csv").unlink()
+    payload = {col: {str(i): v for i, v in enumerate(table[col].tolist())} for col in table.columns}
+    (data / "maestro-v3.0.0.json").write_text(json.dumps(payload), encoding="utf-8")
+    catalog = load_catalog(data)
+    assert len(catalog) == len(table) - 1
+    assert ("42", "midi_filename is not a path") in catalog.attrs["problems"]
+
+
+def test_an_empty_split_is_a_warning(maestro_dir, tmp_path):
+    import shutil
+
+    from styletransfer.config import recipe_from_dict
+    from styletransfer.data.prepare import prepare
+    from conftest import recipe_dict
+
+    data = shutil.copytree(maestro_dir, tmp_path / "data")
+    table = pd.read_csv(data / "maestro-v3.0.0.csv")
+    table.loc[table["split"] == "test", "split"] = "train"
+    table.to_csv(data / "maestro-v3.0.0.csv", index=False)
+    report = prepare(recipe_from_dict(recipe_dict(data, tmp_path / "out")).data, out=tmp_path / "out")
+    assert report.warnings == ["the test split is empty"]

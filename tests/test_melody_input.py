@@ -3,6 +3,7 @@ Also the renderers (piano-roll PNG, WAV through fluidsynth)."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 import warnings
 
 import pytest
@@ -281,3 +282,16 @@ def test_piano_roll_png(tmp_path):
     assert not list((tmp_path / "out").glob(".*.tmp"))  # written atomically
 
 
+
+
+def test_music21_never_reads_its_pickled_cache(monkeypatch):
+    """music21 would unpickle a cached parse from its shared scratch folder: every read forces the source."""
+    import music21
+
+    from styletransfer.data.melody_file import read_melody
+
+    seen = []
+    real = music21.converter.parse
+    monkeypatch.setattr(music21.converter, "parse", lambda *a, **k: seen.append(k) or real(*a, **k))
+    read_melody(Path(__file__).resolve().parents[1] / "data" / "melodies" / "greensleeves.abc")
+    assert seen and all(k.get("forceSource") is True for k in seen)

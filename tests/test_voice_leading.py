@@ -462,7 +462,7 @@ def test_fermatas_from_a_music21_score_line_up_with_the_midi():
     from styletransfer.eval.metrics import notes_of
 
     try:
-        parsed = music21.corpus.parse("bach/bwv269")
+        parsed = music21.corpus.parse("bach/bwv269", forceSource=True)
     except Exception:  # noqa: BLE001 — the corpus is part of music21's wheel, but be safe
         pytest.skip("music21 corpus not available")
     mel = notes_of(quiet_read_melody(ROOT / "data" / "music21" / "midi" / "bach" / "bwv269.mid"))

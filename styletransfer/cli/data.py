@@ -42,6 +42,8 @@ def data_prepare(
         console.print(f"[yellow]skipped {len(report.skipped)} file(s)[/yellow] (listed in {report.out}/cache/manifest.json):")
         for path, reason in report.skipped[:10]:
             console.print(f"  {path}: {reason}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
 
 
 @data_app.command("composers")

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import UserError
@@ -52,8 +53,33 @@ def load_catalog(folder: str | os.PathLike) -> pd.DataFrame:
         raise UserError(f"{folder}: no metadata found (expected maestro-v3.0.0.csv or .json, {BUNDLED_CSV}, "
                         f"or a prepared folder's {PREPARED_CSV})")
     table = _read_table(meta, REQUIRED, "metadata")
-    return _catalog(table["canonical_composer"], table["canonical_title"], table["split"],
-                    [str(folder / p) for p in table["midi_filename"]], table["duration"], meta)
+    keep, problems = _safe_rows(folder, table)
+    table = table[keep].reset_index(drop=True)
+    catalog = _catalog(table["canonical_composer"], table["canonical_title"], table["split"],
+                       [str(folder / p) for p in table["midi_filename"]], table["duration"], meta)
+    durations = pd.to_numeric(table["duration"], errors="coerce")
+    problems += [(str(catalog["midi"][i]), f"duration {table['duration'][i]!r} is not a number (counted as unknown)")
+                 for i in np.flatnonzero(durations.isna().to_numpy())]
+    catalog.attrs["problems"] = problems
+    return catalog
+
+
+def _safe_rows(folder: Path, table: pd.DataFrame) -> tuple[list[bool], list[tuple[str, str]]]:
+    """Which rows name a file inside ``folder`` (a relative path, no way out by '..' or links); the others,
+    as (what the row says, why it is skipped)."""
+    root = folder.resolve()
+    keep, problems = [], []
+    for value in table["midi_filename"]:
+        if not isinstance(value, str) or not value.strip():
+            keep.append(False)
+            problems.append((repr(value), "midi_filename is not a path"))
+            continue
+        path = Path(value)
+        inside = not path.is_absolute() and (folder / path).resolve().is_relative_to(root)
+        keep.append(inside)
+        if not inside:
+            problems.append((value, "outside the dataset folder: skipped"))
+    return keep, problems
 
 
 def _read_table(path: Path, required, what: str) -> pd.DataFrame:
@@ -88,7 +114,7 @@ def _catalog(composer, title, split, midi: list[str], duration, read_from: Path)
         "title": title.astype(str),
         "split": split.astype(str),
         "midi": midi,
-        "duration": pd.to_numeric(duration, errors="coerce").fillna(0.0),
+        "duration": pd.to_numeric(duration, errors="coerce"),  # NaN: not a number (load_catalog reports it)
     })
     catalog["composers"] = names
     catalog.attrs["read_from"] = str(read_from)

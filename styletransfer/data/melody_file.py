@@ -166,7 +166,7 @@ def _into_piano_range(notes):
 def _read_music21(path: Path, fmt: str):
     """MusicXML / ABC / kern via music21 -> a symusic Score with one track per part."""
     try:
-        parsed = music21.converter.parse(str(path))
+        parsed = music21.converter.parse(str(path), forceSource=True)  # never its pickled cache (issue #12)
     except Exception as exc:  # music21 raises many kinds of errors on bad files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:80]
         raise UserError(f"{path}: not a readable {fmt} file ({first})") from None

@@ -68,6 +68,8 @@ def _variants(score, split: str, augment, out_dir: str | None, rel: str):
     for pitch, velocity, duration in offsets:
         copy = augment_score(score, pitch_offset=pitch, velocity_offset=velocity, duration_offset=duration)
         target = Path(out_dir) / f"{rel}.p{pitch:+d}v{velocity:+d}d{duration:+g}.mid"
+        if not target.resolve().is_relative_to(Path(out_dir).resolve()):  # the catalog keeps rows inside
+            raise UserError(f"{rel}: its augmented copy would be written outside {out_dir}")
         target.parent.mkdir(parents=True, exist_ok=True)
         copy.dump_midi(str(target))
         yield 1, copy
@@ -134,6 +136,7 @@ class PrepareReport:
     tokens: dict = field(default_factory=dict)  # split -> texture tokens
     skipped: list = field(default_factory=list)  # (path, reason)
     vocab_size: int = 0
+    warnings: list = field(default_factory=list)  # e.g. an empty split
 
 
 def cache_key(catalog: pd.DataFrame, data: DataConfig) -> str:
@@ -179,7 +182,9 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
               data.key_normalize)
              for i, (path, split) in enumerate(zip(catalog["midi"], catalog["split"]))]
     results = encode_files(tasks, data.workers)
-    skipped = [(catalog["midi"][row], reason) for row, _, reason in results if reason]
+    # the catalog's own refusals (rows outside the dataset folder, bad paths, durations) come first
+    skipped = list(catalog.attrs.get("problems", [])) + [(catalog["midi"][row], reason) for row, _, reason in results
+                                                          if reason]
 
     train_bars = [bars for row, variants, _ in results if catalog["split"][row] == "train"
                   for augmented, bars, _ in variants if not augmented]
@@ -198,7 +203,10 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
     counts = {}
     for split in SPLITS:
         counts[split] = _write_split(tmp, split, tokenizer, types, catalog, results)
+    empty = [split for split in SPLITS if counts[split]["pieces"] == 0]
     manifest = {"key": key, "vocab_size": len(tokenizer), "splits": counts, "skipped": skipped,
+                "warnings": [f"the {split} split is empty" + (": nothing to measure the training by"
+                                                             if split == "validation" else "") for split in empty],
                 "source": str(resolve_data_path(data.path)), "built": time.strftime("%Y-%m-%d %H:%M:%S")}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     tokenizer.save(out / f".{tk.TOKENIZER_FILE}.tmp")
@@ -242,7 +250,8 @@ def _report(out: Path, manifest: dict, cached: bool, seconds: float) -> PrepareR
     return PrepareReport(out=out, cached=cached, seconds=seconds,
                          pieces={s: splits[s]["pieces"] for s in splits},
                          tokens={s: splits[s]["tokens"] for s in splits},
-                         skipped=[tuple(x) for x in manifest["skipped"]], vocab_size=manifest["vocab_size"])
+                         skipped=[tuple(x) for x in manifest["skipped"]], vocab_size=manifest["vocab_size"],
+                         warnings=list(manifest.get("warnings", [])))
 
 
 class TokenCache:

@@ -262,7 +262,7 @@ def corpus_fermatas(title: str, melody) -> list[float] | None:
     """The fermata onsets of a bundled-corpus piece (its title is its music21 corpus path), where the phrases
     of a chorale end; None for a piece music21's corpus does not hold (e.g. Maestro's)."""
     try:
-        return fermata_onsets(music21.corpus.parse(title), notes_of(melody))
+        return fermata_onsets(music21.corpus.parse(title, forceSource=True), notes_of(melody))
     except Exception:  # noqa: BLE001 - not in the corpus, or unreadable: the phrases are then found from the melody
         return None
 

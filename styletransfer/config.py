@@ -222,6 +222,9 @@ def parse_override(text: str) -> tuple[list[str], object]:
     return path, value
 
 
+MAX_RECIPE_BYTES = 1_000_000  # the shipped recipes are 3 KB
+
+
 def resolve_recipe_path(recipe: str | os.PathLike | None) -> Path:
     if recipe is None:
         return DEFAULT_RECIPE
@@ -238,8 +241,14 @@ def load_recipe(recipe: str | os.PathLike | None = None, overrides: list[str] | 
     """Load a YAML recipe (a path or a shipped name like 'maestro') over the shipped default recipe (the
     keys it leaves out take recipes/default.yaml's values) and apply ``--set`` overrides."""
     path = resolve_recipe_path(recipe)
+    if not path.is_file():
+        raise UserError(f"{path}: a recipe is a YAML file, this is a folder")
+    if path.stat().st_size > MAX_RECIPE_BYTES:
+        raise UserError(f"{path}: {path.stat().st_size:,} bytes is no recipe (at most {MAX_RECIPE_BYTES:,})")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file (a recipe is UTF-8 YAML)") from None
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):

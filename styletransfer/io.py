@@ -33,7 +33,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def refuse_to_overwrite(paths, force: bool) -> None:
     """UserError naming the first output that exists (and how many more), unless ``force``: checked
     before any work, so a refused command writes nothing."""
-    existing = [str(p) for p in paths if Path(p).exists()]
+    paths = [Path(p) for p in paths]
+    folder = next((p for p in paths if p.is_dir()), None)
+    if folder is not None:  # --force replaces files, never a folder
+        raise UserError(f"{folder} is a folder: give --out a file name (e.g. {folder / 'out.mid'})")
+    existing = [str(p) for p in paths if p.exists()]
     if existing and not force:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise UserError(f"{existing[0]}{more} exists (use --force to overwrite)")

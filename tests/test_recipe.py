@@ -247,3 +247,15 @@ def test_bundled_data_from_an_installed_package(tmp_path, monkeypatch):
     assert resolve_data_path(tmp_path / "nowhere") == tmp_path / "nowhere"
     (tmp_path / "data" / "music21").mkdir(parents=True)
     assert resolve_data_path("data/music21") == Path("data/music21")
+
+
+def test_a_recipe_that_is_no_text_file_is_one_line(tmp_path):
+    (tmp_path / "folder.yaml").mkdir()
+    with pytest.raises(UserError, match="this is a folder"):
+        load_recipe(tmp_path / "folder.yaml")
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserError, match="not a text file"):
+        load_recipe(tmp_path / "latin1.yaml")
+    (tmp_path / "huge.yaml").write_text("# " + "x" * 1_000_001)
+    with pytest.raises(UserError, match="is no recipe"):
+        load_recipe(tmp_path / "huge.yaml")

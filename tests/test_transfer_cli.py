@@ -517,3 +517,13 @@ def test_redo_bar_numbers_are_the_scores():
     assert plan_bars(melody(6), 1, 1, n_bars=3) == (2, 3)  # an empty bar before the music is not counted
     with pytest.raises(UserError, match="bars 1-3"):
         plan_bars(melody(0), 0, 1, n_bars=3)
+
+
+def test_out_naming_a_folder_is_one_line_even_with_force(adapted_run, tune, capsys):
+    (tune.parent / "results").mkdir()
+    (tune.parent / "results" / "mine.txt").write_text("keep me")
+    for extra in ([], ["--force"]):
+        code, _, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--out", "results",
+                                *extra], capsys)
+        assert_one_line_error(code, err, "is a folder")
+    assert (tune.parent / "results" / "mine.txt").read_text() == "keep me"

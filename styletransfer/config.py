@@ -182,6 +182,20 @@ class TransferConfig(Section):
 
 
 
+class LimitsConfig(Section):
+    """What a melody file may hold (data/melody_file.py checks them as it reads): past a limit the file is
+    refused with one line naming the limit and how to raise it (--set limits.KEY=VALUE)."""
+
+    _at = ("limits",)
+    max_file_mb: float = Field(..., gt=0)  # the file, and a compressed .mxl's contents
+    max_notes: int = Field(..., ge=1)
+    max_bars: int = Field(..., ge=1)
+    min_ticks_per_quarter: int = Field(..., ge=1)
+    max_ticks_per_quarter: int = Field(..., ge=1)
+    parse_seconds: float = Field(..., gt=0)  # MusicXML / ABC / kern: music21 runs in a worker, stopped after this
+    parse_memory_mb: int = Field(..., ge=64)  # ... and allowed this much memory beyond what mst holds
+
+
 class Recipe(Section):
     _at = ()
     name: str
@@ -191,6 +205,7 @@ class Recipe(Section):
     finetune: FinetuneConfig
     sample: SampleConfig
     transfer: TransferConfig
+    limits: LimitsConfig
 
 
 def default_recipe() -> Recipe:

@@ -3,6 +3,8 @@ Also the renderers (piano-roll PNG, WAV through fluidsynth)."""
 from __future__ import annotations
 
 import random
+import re
+import sys
 from pathlib import Path
 import warnings
 
@@ -295,3 +297,36 @@ def test_music21_never_reads_its_pickled_cache(monkeypatch):
     monkeypatch.setattr(music21.converter, "parse", lambda *a, **k: seen.append(k) or real(*a, **k))
     read_melody(Path(__file__).resolve().parents[1] / "data" / "melodies" / "greensleeves.abc")
     assert seen and all(k.get("forceSource") is True for k in seen)
+
+
+@pytest.mark.parametrize("name,fragment", [
+    ("notes50k.mid", "limits.max_notes=20000"), ("bars20k.mid", "limits.max_bars=2000"),
+    ("tpq1.mid", "limits.min_ticks_per_quarter=24"), ("meter_huge.abc", "limits.parse_seconds="),
+    ("bomb.mxl", "uncompressed, more than limits.max_file_mb=5"), ("delta2e28.mid", "limits.max_bars"),
+])
+def test_limits_refuse_with_the_limit_and_how_to_raise_it(tmp_path, name, fragment):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import fuzz
+
+    data = dict((n, d) for _, n, d in fuzz.hand_built())[name]
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(UserError, match=re.escape(fragment)) as info:
+        read_melody(tmp_path / name)
+    assert "--set limits." in str(info.value) or "min_ticks" in fragment
+
+
+def test_meta_no_score_can_hold_is_dropped_with_a_warning(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import fuzz
+
+    cases = dict((n, d) for _, n, d in fuzz.hand_built())
+    (tmp_path / "den.mid").write_bytes(cases["den255.mid"])
+    with pytest.warns(MelodyWarning, match="time signature"):
+        melody = read_melody(tmp_path / "den.mid")
+    assert not len(melody.time_signatures) and len(melody.tracks[0].notes) == 1
+    (tmp_path / "slow.mid").write_bytes(cases["tempo0.mid"])
+    with pytest.warns(MelodyWarning, match="tempo"):
+        assert not len(read_melody(tmp_path / "slow.mid").tempos)
+    (tmp_path / "keys.musicxml").write_bytes(cases["fifths1000.musicxml"])
+    melody = read_melody(tmp_path / "keys.musicxml")  # the impossible key signature is left out
+    assert not len(melody.key_signatures) and len(melody.tracks[0].notes) == 4

@@ -70,7 +70,7 @@ def _safe_rows(folder: Path, table: pd.DataFrame) -> tuple[list[bool], list[tupl
     root = folder.resolve()
     keep, problems = [], []
     for value in table["midi_filename"]:
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
             keep.append(False)
             problems.append((repr(value), "midi_filename is not a path"))
             continue

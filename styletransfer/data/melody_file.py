@@ -9,9 +9,11 @@ import music21
 import numpy as np
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
+from ..config import LimitsConfig, default_recipe
 from ..errors import UserError
 from ..keys import PIANO_RANGE
 from ..tokens.tokenizer import load_score
+from .melody_guard import INT32, MelodyWarning, check_file, check_score, clean_meta, parse_bounded, valid_time_signature
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 MUSIC21_SUFFIXES = {".xml": "MusicXML", ".musicxml": "MusicXML", ".mxl": "MusicXML", ".abc": "ABC",
@@ -21,11 +23,10 @@ MUSIC21_TPQ = 480
 MIN_SHARE = 0.25  # a track needs this share of the busiest track's notes to be taken as the melody
 
 
-class MelodyWarning(UserWarning):
-    """Something read_melody changed in the user's melody (a track chosen, a line reduced, notes moved)."""
+__all__ = ["MELODY_SUFFIXES", "MelodyWarning", "quiet_read_melody", "read_melody", "read_melody_noting"]
 
 
-def read_melody(path: str | os.PathLike, track: int | None = None):
+def read_melody(path: str | os.PathLike, track: int | None = None, limits: LimitsConfig | None = None):
     """A melody file as a one-track ``symusic.Score`` (track "Melody"), tempos, time and key signatures kept.
 
     Formats: MIDI (.mid/.midi, or any file starting with a MIDI header), MusicXML (.xml/.musicxml/.mxl),
@@ -44,9 +45,11 @@ def read_melody(path: str | os.PathLike, track: int | None = None):
         raise UserError(f"file not found: {path}")
     if path.is_dir():
         raise UserError(f"{path} is a folder, not a melody file")
+    limits = limits or default_recipe().limits
+    check_file(path, limits)
     suffix = path.suffix.lower()
     if suffix in MUSIC21_SUFFIXES:
-        source = _read_music21(path, MUSIC21_SUFFIXES[suffix])
+        source = parse_bounded(lambda p: _read_music21(Path(p), MUSIC21_SUFFIXES[suffix]), path, limits)
     elif suffix in MIDI_SUFFIXES:
         source = load_score(path)
     elif _starts_like_midi(path):  # MIDI content under another name (symusic goes by the suffix)
@@ -57,6 +60,8 @@ def read_melody(path: str | os.PathLike, track: int | None = None):
     else:
         raise UserError(f"{path}: unknown melody format '{suffix or path.name}' (MIDI .mid, MusicXML "
                         f".xml/.musicxml/.mxl, ABC .abc, Humdrum kern .krn)")
+    check_score(source, limits, path)
+    clean_meta(source, path)
     index = _choose_track(source, track, path)
     notes = _top_line(source.tracks[index].notes, source.ticks_per_quarter)
     notes = _into_piano_range(notes)
@@ -193,25 +198,35 @@ def _read_music21(path: Path, fmt: str):
             if length <= 0 or element.duration.isGrace:
                 continue
             velocity = element.volume.velocity if element.volume.velocity is not None else 80
-            start = tick(element.offset, note=True)
+            start, ticks = tick(element.offset, note=True), max(1, round(length * tpq))
+            if not 0 <= start <= INT32 or ticks > INT32:
+                raise UserError(f"{path}: a note at {float(element.offset):g} quarters lasting {length:g}: "
+                                "outside what MIDI can hold")
             for pitch in element.pitches:
-                track.notes.append(Note(start, max(1, int(round(length * tpq))), int(pitch.midi), int(velocity)))
+                track.notes.append(Note(start, ticks, int(pitch.midi), max(1, min(127, int(velocity)))))
         score.tracks.append(track)
     flat = parsed.flatten()
     seen = set()
     for mark in flat.getElementsByClass(music21.tempo.MetronomeMark):
-        qpm = mark.getQuarterBPM()
+        try:
+            qpm = mark.getQuarterBPM()
+        except (ZeroDivisionError, TypeError, ValueError, AttributeError):  # "1/4=0" and the like
+            continue
         key = (tick(mark.offset), "tempo")
         if qpm and key not in seen:
             seen.add(key)
             score.tempos.append(Tempo(key[0], float(qpm)))
     for ts in flat.getElementsByClass(music21.meter.TimeSignature):
         key = (tick(ts.offset), "ts")
+        if not valid_time_signature(ts.numerator, ts.denominator):
+            continue  # clean_meta's range: a metre no score can hold (4/4 is assumed)
         if key not in seen:
             seen.add(key)
             score.time_signatures.append(TimeSignature(key[0], int(ts.numerator), int(ts.denominator)))
     for ks in flat.getElementsByClass(music21.key.KeySignature):
         key = (tick(ks.offset), "key")
+        if not isinstance(ks.sharps, int) or not -7 <= ks.sharps <= 7:
+            continue  # a key signature without sharps or flats to count, or more than seven
         if key not in seen:
             seen.add(key)
             minor = getattr(ks, "mode", "major") == "minor"
@@ -239,11 +254,12 @@ def _pickup_shift(part) -> float:
     return 0.0
 
 
-def read_melody_noting(path: str | os.PathLike, track: int | None = None) -> tuple[Score, list[str]]:
+def read_melody_noting(path: str | os.PathLike, track: int | None = None,
+                       limits: LimitsConfig | None = None) -> tuple[Score, list[str]]:
     """``read_melody``, and what it changed in the melody as one-line messages (its MelodyWarnings)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MelodyWarning)
-        score = read_melody(path, track=track)
+        score = read_melody(path, track=track, limits=limits)
     return score, [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, MelodyWarning)]
 
 

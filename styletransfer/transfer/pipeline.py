@@ -219,7 +219,7 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
     refuse_to_overwrite(files.all, request.force)
     if request.wav:
         check_audio(request.soundfont, request.synth)
-    melody, warnings = read_melody_noting(melody_path, request.track)
+    melody, warnings = read_melody_noting(melody_path, request.track, recipe.limits)
     redo = Redo(read_kept(request.keep, melody), *span) if span is not None else None
     if on_melody is not None:
         on_melody(warnings)

@@ -203,10 +203,10 @@ def test_save_load_round_trip(trained):
 
 def test_train_judge_refuses_to_overwrite(trained, tmp_path):
     data, out, judge = trained
-    before = (out / "model.joblib").stat().st_mtime_ns
+    before = (out / "features.npz").stat().st_mtime_ns
     with pytest.raises(UserError, match="already exists"):
         train_judge(data, out)
-    assert (out / "model.joblib").stat().st_mtime_ns == before
+    assert (out / "features.npz").stat().st_mtime_ns == before
     target = tmp_path / "judge"
     target.mkdir()
     (target / "stale.txt").write_text("from an older judge")
@@ -216,7 +216,7 @@ def test_train_judge_refuses_to_overwrite(trained, tmp_path):
     assert report["classes"] == judge.classes and report["test"] == judge.report["test"]
     assert report["data"] == str(data.resolve())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["judge"]  # no temporary folder left behind
-    assert sorted(p.name for p in target.iterdir()) == ["judge.json", "model.joblib"]  # replaced, not merged
+    assert sorted(p.name for p in target.iterdir()) == ["features.npz", "judge.json"]  # replaced, not merged
     assert StyleJudge.load(target).report == json.loads(json.dumps(report))
 
 
@@ -229,10 +229,10 @@ def test_load_errors(trained, tmp_path):
     with pytest.raises(UserError, match="missing"):
         StyleJudge.load(broken)
     (broken / "judge.json").write_text((out / "judge.json").read_text())
-    (broken / "model.joblib").write_bytes(b"not a pickle at all")
+    (broken / "features.npz").write_bytes(b"not an npz at all")
     with pytest.raises(UserError, match="unreadable"):
         StyleJudge.load(broken)
-    (broken / "model.joblib").write_bytes((out / "model.joblib").read_bytes())
+    (broken / "features.npz").write_bytes((out / "features.npz").read_bytes())
     StyleJudge.load(broken)  # the copy itself is fine
     (broken / "judge.json").write_text("{ half a json")
     with pytest.raises(UserError, match="corrupt"):
@@ -242,3 +242,31 @@ def test_load_errors(trained, tmp_path):
     (broken / "judge.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match="other features"):
         StyleJudge.load(broken)
+
+
+def test_a_planted_pickle_is_never_loaded(trained, tmp_path):
+    """A folder with a pickle that runs code on load: the judge reads only JSON and npz (allow_pickle=False)."""
+    import pickle
+
+    _, out, _ = trained
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (planted / "judge.json").write_text((out / "judge.json").read_text())
+    (planted / "model.joblib").write_bytes(pickle.dumps(Payload()))  # the old format's file name
+    with pytest.raises(UserError, match="features.npz is missing"):
+        StyleJudge.load(planted)
+    np.savez(planted / "features.npz", X=np.array([Payload()], dtype=object), y=np.zeros(1, np.int32))
+    with pytest.raises(UserError, match="unreadable"):
+        StyleJudge.load(planted)
+    assert not marker.exists()
+    meta = json.loads((out / "judge.json").read_text())
+    meta["format_version"] = 1
+    (planted / "judge.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="older mst"):
+        StyleJudge.load(planted)

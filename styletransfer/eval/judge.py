@@ -24,7 +24,6 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn import __version__ as sklearn_version
@@ -42,9 +41,10 @@ from ..tokens.tokenizer import load_score
 from ..keys import key_correlations
 
 OTHER = "other"
-MODEL_FILE = "model.joblib"
+FEATURES_FILE = "features.npz"  # the training rows: the judge is saved as data and refitted on load
 META_FILE = "judge.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 pickled the model with joblib: a planted folder could run code
+CHECK_ROWS = 8  # training rows whose P(composer) is saved, to tell whether a refit is the same model
 
 # Melodic interval bins (semitones, absolute): each entry is the set of sizes counted in the bin.
 TOP_BINS = [("0", (0,)), ("1", (1,)), ("2", (2,)), ("3", (3,)), ("4", (4,)), ("5", (5,)), ("6", (6,)),
@@ -308,10 +308,12 @@ def _balanced_accuracy(y_true, y_pred) -> float:
 class StyleJudge:
     """P(composer) of any MIDI, from a classifier on ``features``; ``report`` says how well it does."""
 
-    def __init__(self, model=None, classes=(), report: dict | None = None):
+    def __init__(self, model=None, classes=(), report: dict | None = None, rows=None, model_name: str | None = None):
         self.model = model
         self.classes = list(classes)
         self.report = report or {}
+        self.rows = rows  # (X, y) it was fitted on: what ``save`` writes and ``load`` refits
+        self.model_name = model_name
 
     # ---- training
 
@@ -352,6 +354,7 @@ class StyleJudge:
         with one_openmp_thread():
             model = fitted.get(winner) or candidates[winner]().fit(X_tr, y_tr)
         self.model, self.classes = model, [str(c) for c in model.classes_]
+        self.rows, self.model_name = (X_tr, y_tr), winner
 
         test = split == "test"
         y_te = y_all[test]
@@ -445,47 +448,67 @@ class StyleJudge:
     # ---- files
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write model.joblib and judge.json into ``folder`` (created; files replaced atomically)."""
+        """Write features.npz (the training rows, no pickle) and judge.json (the model's name, classes, the
+        report) into ``folder`` (created; files replaced atomically). ``load`` refits the model on the rows."""
         self._check()
+        if self.rows is None or self.model_name is None:
+            raise UserError("this judge has no training rows to save")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{MODEL_FILE}.tmp{os.getpid()}"
-        joblib.dump(self.model, tmp)
-        os.replace(tmp, folder / MODEL_FILE)
-        meta = {"format_version": FORMAT_VERSION, "classes": self.classes, "feature_names": list(FEATURE_NAMES),
-                "sklearn_version": sklearn_version, "report": self.report}
+        X, y = self.rows
+        labels = sorted(set(map(str, y)))
+        tmp = folder / f".{FEATURES_FILE}.tmp{os.getpid()}.npz"
+        np.savez_compressed(tmp, X=np.asarray(X, np.float64), y=np.array([labels.index(str(v)) for v in y], np.int32))
+        os.replace(tmp, folder / FEATURES_FILE)
+        with one_openmp_thread():
+            check = self.model.predict_proba(np.asarray(X[:CHECK_ROWS], np.float64)).round(6).tolist()
+        meta = {"format_version": FORMAT_VERSION, "model": self.model_name, "classes": self.classes, "labels": labels,
+                "feature_names": list(FEATURE_NAMES), "sklearn_version": sklearn_version, "check": check,
+                "report": self.report}
         atomic_write_text(folder / META_FILE, json.dumps(meta, indent=1, ensure_ascii=False))
         return folder
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "StyleJudge":
+        """A saved judge: its rows read without pickles (``allow_pickle=False``), the model refitted
+        (deterministic: the same model, checked on a few rows)."""
         folder = Path(os.path.expanduser(str(folder)))
         hint = "(train one with `mst eval style-judge train`)"
         if not folder.is_dir():
             raise UserError(f"style judge not found: {folder} {hint}")
-        for name in (META_FILE, MODEL_FILE):
-            if not (folder / name).is_file():
-                raise UserError(f"{folder}: not a style judge, {name} is missing {hint}")
+        if not (folder / META_FILE).is_file():
+            raise UserError(f"{folder}: not a style judge, {META_FILE} is missing {hint}")
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-            classes, names = list(meta["classes"]), list(meta["feature_names"])
+            version, names = meta.get("format_version"), list(meta["feature_names"])
         except Exception as exc:
             raise UserError(f"{folder / META_FILE}: corrupt ({type(exc).__name__}) {hint}") from None
-        if meta.get("format_version") != FORMAT_VERSION or names != list(FEATURE_NAMES):
-            raise UserError(f"{folder}: this judge was trained with other features; retrain it {hint}")
+        if version != FORMAT_VERSION or names != list(FEATURE_NAMES):
+            raise UserError(f"{folder}: a judge saved by an older mst (or with other features); retrain it {hint}")
+        if not (folder / FEATURES_FILE).is_file():
+            raise UserError(f"{folder}: not a style judge, {FEATURES_FILE} is missing {hint}")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # sklearn's version-mismatch warning: checked below
-                model = joblib.load(folder / MODEL_FILE)
-            if [str(c) for c in model.classes_] != classes or not hasattr(model, "predict_proba"):
-                raise ValueError("classes do not match judge.json")
+            labels, name = [str(x) for x in meta["labels"]], str(meta["model"])
+            with np.load(folder / FEATURES_FILE, allow_pickle=False) as z:
+                X, codes = np.asarray(z["X"], np.float64), np.asarray(z["y"], np.int64)
+            if X.ndim != 2 or X.shape[1] != len(FEATURE_NAMES) or len(codes) != len(X) or \
+                    codes.min(initial=0) < 0 or codes.max(initial=0) >= len(labels):
+                raise ValueError("rows and labels do not match")
+            make = _candidates(None)[name]
+            y = np.array([labels[c] for c in codes], dtype=object)
             with one_openmp_thread():
-                model.predict_proba(np.zeros((1, len(FEATURE_NAMES))))
-        except Exception as exc:
-            saved = meta.get("sklearn_version")
-            versions = f"; saved with scikit-learn {saved}, this is {sklearn_version}" if saved != sklearn_version else ""
-            raise UserError(f"{folder / MODEL_FILE}: unreadable ({type(exc).__name__}{versions}) {hint}") from None
-        return cls(model, classes, meta.get("report") or {})
+                model = make().fit(X, y)
+                now = model.predict_proba(X[:CHECK_ROWS])
+        except Exception as exc:  # noqa: BLE001 - a bad folder is one line
+            raise UserError(f"{folder}: unreadable style judge ({type(exc).__name__}) {hint}") from None
+        if [str(c) for c in model.classes_] != list(meta["classes"]):
+            raise UserError(f"{folder}: its classes do not match {META_FILE} {hint}")
+        saved = np.asarray(meta.get("check") or now, np.float64)
+        if saved.shape == now.shape and np.abs(saved - now).max() > 1e-4:
+            warnings.warn(f"{folder}: refitted with scikit-learn {sklearn_version} (saved with "
+                          f"{meta.get('sklearn_version')}): P(composer) moved by up to {np.abs(saved - now).max():.3g}",
+                          RuntimeWarning, stacklevel=2)
+        return cls(model, model.classes_, meta.get("report") or {}, (X, y), name)
 
 
 def train_judge(data_folder: str | os.PathLike, out_folder: str | os.PathLike, min_pieces: int = 10,

@@ -211,7 +211,7 @@ def test_saved_recipe_round_trips(tiny_recipe, tmp_path):
     assert not [p for p in path.parent.iterdir() if p.name != "recipe.yaml"]  # no temporary left behind
     raw = yaml.safe_load(path.read_text())
     assert raw["train"]["max_steps"] == 7
-    assert set(raw) == {"name", "data", "model", "train", "finetune", "sample", "transfer"}  # resolved: every section
+    assert set(raw) == {"name", "data", "model", "train", "finetune", "sample", "transfer", "limits"}  # every section
     again = load_recipe(path)
     assert again == r
     assert recipe_from_dict(raw) == r

@@ -74,7 +74,7 @@ def test_transfer_writes_midi_and_png_and_never_overwrites(adapted_run, tune, ca
     code, out, err = run_cli(args, capsys)
     assert code == 0, err
     midi, png = tune.parent / "tune.bach.mid", tune.parent / "tune.bach.png"
-    assert written(tune.parent) == {"tune.mid", midi.name, png.name}
+    assert written(tune.parent) == {"tune.mid", midi.name, png.name, "tune.bach.musicxml", "tune.bach.svg"}
     score = Score(str(midi))
     assert [t.name for t in score.tracks] == ["Melody", "Accompaniment"]
     assert midi_notes(score.tracks[0]) == [(beats(on), beats(d), p) for on, d, p in TUNE]  # note for note
@@ -125,7 +125,8 @@ def test_keep_all_writes_every_candidate_best_first(adapted_run, tune, capsys):
     code, stdout, err = run_cli(["transfer", tune, "--style", slug(STYLED), "--base", adapted_run, "--candidates", "3",
                                  "--keep-all", "--out", out], capsys)
     assert code == 0, err
-    names = {"harmonized.mid", "harmonized.png"} | {f"harmonized.cand-{k}.mid" for k in (1, 2, 3)}
+    names = {"harmonized.mid", "harmonized.png", "harmonized.musicxml", "harmonized.svg"} | \
+        {f"harmonized.cand-{k}.mid" for k in (1, 2, 3)}
     assert written(out.parent) == names
     assert (out.parent / "harmonized.cand-1.mid").read_bytes() == out.read_bytes()
     for k in (1, 2, 3):
@@ -285,14 +286,14 @@ def test_every_output_file(adapted_run, tune, capsys):
     code, out, err = run_cli(["transfer", tune, "--style", "bach", "--base", adapted_run, "--candidates", "1",
                               "--wav"], capsys)
     assert code == 0, err
-    stem = tune.parent / "tune.bach"
-    for suffix in (".mid", ".png", ".musicxml", ".svg", ".wav"):
-        assert stem.with_suffix(suffix).exists() and f"{stem.with_suffix(suffix).name}" in out, suffix
-    music = Score(str(stem.with_suffix(".mid"))).to("second").end()
-    with wave.open(str(stem.with_suffix(".wav"))) as w:
+    files = {suffix: tune.parent / f"tune.bach{suffix}" for suffix in (".mid", ".png", ".musicxml", ".svg", ".wav")}
+    for suffix, path in files.items():
+        assert path.exists() and path.name in out, suffix
+    music = Score(str(files[".mid"])).to("second").end()
+    with wave.open(str(files[".wav"])) as w:
         assert w.getnframes() / w.getframerate() == pytest.approx(music + RELEASE_SECONDS, abs=0.01)
         assert w.getnchannels() == 2
-    assert '<svg' in stem.with_suffix(".svg").read_text()
+    assert '<svg' in files[".svg"].read_text()
 
 
 def test_melody_warnings_are_one_yellow_line_each(adapted_run, tmp_path, monkeypatch, capsys):

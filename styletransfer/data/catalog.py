@@ -54,7 +54,7 @@ def load_catalog(folder: str | os.PathLike) -> pd.DataFrame:
                         f"or a prepared folder's {PREPARED_CSV})")
     table = _read_table(meta, REQUIRED, "metadata")
     keep, problems = _safe_rows(folder, table)
-    table = table[keep].reset_index(drop=True)
+    table = table[np.asarray(keep, dtype=bool)].reset_index(drop=True)
     catalog = _catalog(table["canonical_composer"], table["canonical_title"], table["split"],
                        [str(folder / p) for p in table["midi_filename"]], table["duration"], meta)
     durations = pd.to_numeric(table["duration"], errors="coerce")

@@ -93,10 +93,67 @@ def test_a_recipe_states_only_what_differs(tmp_path):
         load_recipe(write(tmp_path, {"name": "mine"}), ["data.bpe_vocab_size.x=1"])
 
 
-def test_an_old_saved_recipe_loads_as_before():
-    # The shipped run's recipe predates the transfer section and data.tokenizer: they take the values
-    # the schema defaulted to when it was saved.
-    path = SHIPPED_RUN / "recipe.yaml"
+OLD_SHIPPED_RECIPE = """name: default
+data:
+  source: music21
+  path: data/music21
+  out: data/prepared/music21
+  bpe_vocab_size: 2000
+  augment:
+    pitch_offsets:
+    - -2
+    - 2
+    velocity_offsets:
+    - -4
+    - 4
+    duration_offsets: []
+  workers: 0
+model:
+  arch: llama
+  n_layer: 4
+  n_head: 4
+  n_embd: 256
+  context: 256
+  dropout: 0.0
+train:
+  max_steps: 2000
+  batch_size: 64
+  grad_accum: 1
+  lr: 0.001
+  min_lr: 0.0001
+  warmup_steps: 100
+  weight_decay: 0.1
+  eval_interval: 500
+  eval_batches: 20
+  save_interval: 500
+  pair_ratio: 0.5
+  seed: 0
+  threads: 0
+finetune:
+  lora_r: 8
+  lora_alpha: 16
+  lora_dropout: 0.05
+  target_modules:
+  - q_proj
+  - k_proj
+  - v_proj
+  - o_proj
+  max_steps: 300
+  lr: 0.001
+  min_pieces: 5
+sample:
+  temperature: 1.0
+  top_k: 0
+  top_p: 0.95
+  seed: 0
+"""  # the recipe.yaml of the model shipped before the retraining
+
+
+def test_an_old_saved_recipe_loads_as_before(tmp_path):
+    # A run's recipe that predates the transfer section and data.tokenizer: they take the values the schema
+    # defaulted to when it was saved (and, saved before data.key_normalize, it was trained in every key).
+    path = tmp_path / "recipe.yaml"
+    path.write_text(OLD_SHIPPED_RECIPE, encoding="utf-8")
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert "transfer" not in raw and "tokenizer" not in raw["data"]
     for r in (load_recipe(path), recipe_from_dict(raw)):

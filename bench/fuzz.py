@@ -20,7 +20,6 @@ seeded subset.
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
 import json
 import random

@@ -30,6 +30,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether ``path`` lies inside ``root`` once links and '..' are resolved."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
 def refuse_to_overwrite(paths, force: bool) -> None:
     """UserError naming the first output that exists (and how many more), unless ``force``: checked
     before any work, so a refused command writes nothing."""

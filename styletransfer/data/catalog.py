@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..io import inside
 from .names import find_name
 
 SPLITS = ("train", "validation", "test")
@@ -67,7 +68,6 @@ def load_catalog(folder: str | os.PathLike) -> pd.DataFrame:
 def _safe_rows(folder: Path, table: pd.DataFrame) -> tuple[list[bool], list[tuple[str, str]]]:
     """Which rows name a file inside ``folder`` (a relative path, no way out by '..' or links); the others,
     as (what the row says, why it is skipped)."""
-    root = folder.resolve()
     keep, problems = [], []
     for value in table["midi_filename"]:
         if not isinstance(value, str) or not value.strip() or "\x00" in value:
@@ -75,9 +75,9 @@ def _safe_rows(folder: Path, table: pd.DataFrame) -> tuple[list[bool], list[tupl
             problems.append((repr(value), "midi_filename is not a path"))
             continue
         path = Path(value)
-        inside = not path.is_absolute() and (folder / path).resolve().is_relative_to(root)
-        keep.append(inside)
-        if not inside:
+        ok = not path.is_absolute() and inside(folder / path, folder)
+        keep.append(ok)
+        if not ok:
             problems.append((value, "outside the dataset folder: skipped"))
     return keep, problems
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..config import DataConfig, resolve_data_path
 from ..errors import UserError
-from ..io import atomic_write_text, replace_dir
+from ..io import atomic_write_text, inside, replace_dir
 from ..keys import reference_shift
 from ..tokens import tokenizer as tk
 from ..tokens.skyline import melody_per_bar
@@ -68,7 +68,7 @@ def _variants(score, split: str, augment, out_dir: str | None, rel: str):
     for pitch, velocity, duration in offsets:
         copy = augment_score(score, pitch_offset=pitch, velocity_offset=velocity, duration_offset=duration)
         target = Path(out_dir) / f"{rel}.p{pitch:+d}v{velocity:+d}d{duration:+g}.mid"
-        if not target.resolve().is_relative_to(Path(out_dir).resolve()):  # the catalog keeps rows inside
+        if not inside(target, out_dir):  # the catalog keeps rows inside
             raise UserError(f"{rel}: its augmented copy would be written outside {out_dir}")
         target.parent.mkdir(parents=True, exist_ok=True)
         copy.dump_midi(str(target))

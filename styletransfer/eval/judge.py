@@ -293,6 +293,16 @@ def _labels(catalog: pd.DataFrame, classes: set[str]) -> np.ndarray:
     return np.array([c if c in classes else OTHER for c in catalog["composer"]], dtype=object)
 
 
+def warn_if_refit_moved(folder: Path, meta: dict, saved, now: np.ndarray, what: str, tolerance: float) -> None:
+    """A judge saved as data is refitted on load: warn when the refit's probabilities on the saved check rows
+    moved (another scikit-learn version can fit another model)."""
+    saved = np.asarray(saved, np.float64)
+    if saved.size and saved.shape == now.shape and np.abs(saved - now).max() > tolerance:
+        warnings.warn(f"{folder}: refitted with scikit-learn {sklearn_version} (saved with "
+                      f"{meta.get('sklearn_version')}): {what} moved by up to {np.abs(saved - now).max():.3g}",
+                      RuntimeWarning, stacklevel=3)
+
+
 def one_openmp_thread():
     """Gradient boosting's OpenMP threads spin badly on a busy machine (20x slower on two shared
     cores); the data is small, so one thread is as fast, and files are read in parallel anyway."""
@@ -503,11 +513,7 @@ class StyleJudge:
             raise UserError(f"{folder}: unreadable style judge ({type(exc).__name__}) {hint}") from None
         if [str(c) for c in model.classes_] != list(meta["classes"]):
             raise UserError(f"{folder}: its classes do not match {META_FILE} {hint}")
-        saved = np.asarray(meta.get("check") or now, np.float64)
-        if saved.shape == now.shape and np.abs(saved - now).max() > 1e-4:
-            warnings.warn(f"{folder}: refitted with scikit-learn {sklearn_version} (saved with "
-                          f"{meta.get('sklearn_version')}): P(composer) moved by up to {np.abs(saved - now).max():.3g}",
-                          RuntimeWarning, stacklevel=2)
+        warn_if_refit_moved(folder, meta, meta.get("check") or now, now, "P(composer)", 1e-4)
         return cls(model, model.classes_, meta.get("report") or {}, (X, y), name)
 
 

@@ -82,7 +82,7 @@ from .baselines import harmonize as rule_based_harmonize
 from .beats import beat_of, sample_beats, time_signatures_of
 from .judge import FEATURE_NAMES as STYLE_FEATURE_NAMES
 from .judge import features as style_features
-from .judge import one_openmp_thread
+from .judge import one_openmp_thread, warn_if_refit_moved
 from ..keys import estimate_key
 from .metrics import harmony_metrics, notes_of, split_melody
 from .theory import theory_rates
@@ -960,12 +960,8 @@ class RealJudge:
             raise UserError(f"{folder / FEATURES_FILE}: corrupt ({type(exc).__name__}) {HINT}") from None
         rows = Rows(X, kind, piece, [])
         model = fit_model(model_name, X, rows.y, rows.weight)
-        saved = np.asarray(meta.get("check_p_real") or [], np.float64)
-        now = _p_real(model, X[:len(saved)])
-        if len(saved) and np.abs(saved - now).max() > 1e-6:
-            warnings.warn(f"{folder}: refitted with scikit-learn {sklearn_version} (saved with "
-                          f"{meta.get('sklearn_version')}): P(real) moved by up to {np.abs(saved - now).max():.3g}",
-                          RuntimeWarning, stacklevel=2)
+        saved = meta.get("check_p_real") or []
+        warn_if_refit_moved(folder, meta, saved, _p_real(model, X[:len(saved)]), "P(real)", 1e-6)
         return cls(model, model_name, rows, meta.get("report") or {})
 
 

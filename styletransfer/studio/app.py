@@ -16,12 +16,13 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from ..data.melody_file import MELODY_SUFFIXES
 from ..errors import UserError
 from ..eval.judge import StyleJudge
 from ..model.runs import base_recipe, resolve_base
-from .session import SHOWN, StudioResult, bundled_melodies, harmonize_file, inside, style_choices
+from ..io import inside
+from .session import SHOWN, StudioResult, bundled_melodies, harmonize_file, style_choices
 
-UPLOAD_TYPES = [".mid", ".midi", ".musicxml", ".xml", ".mxl", ".abc", ".krn"]
 DEFAULT_MELODY = "happy_birthday.mid"
 
 
@@ -97,7 +98,7 @@ def build_app(out_dir: Path, base: str | None = None, judge: StyleJudge | None =
             with gr.Column(scale=1):
                 bundled = gr.Dropdown(choices=list(melodies), value=DEFAULT_MELODY if DEFAULT_MELODY in melodies else None,
                                       label="Bundled melody", elem_id="bundled")
-                upload = gr.File(label="…or upload one (MIDI, MusicXML, ABC, kern)", file_types=UPLOAD_TYPES,
+                upload = gr.File(label="…or upload one (MIDI, MusicXML, ABC, kern)", file_types=list(MELODY_SUFFIXES),
                                  type="filepath", elem_id="upload")
                 style = gr.Dropdown(choices=styles, value=default_style, label="Style", elem_id="style")
                 blend = gr.Textbox(label="Blend (instead of the style)", placeholder="bach=0.7,palestrina=0.3",

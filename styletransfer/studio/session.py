@@ -18,6 +18,7 @@ from pathlib import Path
 from ..config import resolve_data_path
 from ..data.melody_file import MELODY_SUFFIXES
 from ..errors import UserError
+from ..io import inside
 from ..eval.judge import StyleJudge
 from ..eval.metrics import transfer_metrics
 from ..eval.theory import voice_leading_metrics
@@ -124,12 +125,3 @@ def harmonize_file(melody: Path, out_root: Path, style: str, candidates: int, se
         shown.append(CandidateView(k + 1, path, wav, shown_metrics))
     return StudioResult(folder, local, files.midi, files.musicxml, files.svg, files.png, files.wav, shown, result.label,
                         time.perf_counter() - started)
-
-
-def inside(path: Path, root: Path) -> bool:
-    """Whether ``path`` lies inside ``root`` (after resolving links and '..')."""
-    try:
-        Path(path).resolve().relative_to(Path(root).resolve())
-        return True
-    except ValueError:
-        return False

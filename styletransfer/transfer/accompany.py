@@ -88,7 +88,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     ll_sum, n_scored = [0.0] * n, [0] * n
     i, window, stop_bar = 0, 0, n_bars
     if redo is not None:  # the kept bars before the span are the texture written so far
-        i, stop_bar = plan_bars(melody_score, redo.first, redo.last, n_bars)
+        i, stop_bar = redo_span = plan_bars(melody_score, redo.first, redo.last, n_bars)
         kept_ids = kept_texture(redo.kept, tokenizer)
         kept_starts = decode_base(grammar, kept_ids).starts
         cut = bisect_left(kept_starts, plan.bar_ticks[i])
@@ -158,7 +158,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     for r in rows:
         score, n_acc, penalty = decode_candidate(tokenizer, plan, sampled[r], melody_score)
         if redo is not None:  # the new bars into the kept result
-            first, stop = plan_bars(melody_score, redo.first, redo.last, n_bars)
+            first, stop = redo_span
             score = merge(redo.kept, score, bar_starts[first], bar_starts[min(stop, len(bar_starts) - 1)])
             n_acc = len(score.tracks[1].notes)
         mean_ll = ll_sum[r] / max(1, n_scored[r])

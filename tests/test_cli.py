@@ -95,6 +95,7 @@ def test_data_prepare_writes_the_resolved_recipe(cli_prepared, maestro_dir):
 
 def test_data_prepare_again_is_up_to_date(cli_prepared, maestro_dir, capsys, monkeypatch):
     _, out = cli_prepared
+    use_console(monkeypatch, width=250)  # the title names a temporary path: it must not wrap
     code, stdout, _ = run_main(["data", "prepare", "--set", f"data.path={maestro_dir}", "--set", "data.bpe_vocab_size=400",
                                 "--set", "data.augment.velocity_offsets=[]", "--out", str(out)], capsys, monkeypatch)
     assert code in (0, None)

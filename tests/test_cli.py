@@ -95,11 +95,10 @@ def test_data_prepare_writes_the_resolved_recipe(cli_prepared, maestro_dir):
 
 def test_data_prepare_again_is_up_to_date(cli_prepared, maestro_dir, capsys, monkeypatch):
     _, out = cli_prepared
-    use_console(monkeypatch, width=250)  # the title names a temporary path: it must not wrap
     code, stdout, _ = run_main(["data", "prepare", "--set", f"data.path={maestro_dir}", "--set", "data.bpe_vocab_size=400",
                                 "--set", "data.augment.velocity_offsets=[]", "--out", str(out)], capsys, monkeypatch)
     assert code in (0, None)
-    assert "up to date" in stdout
+    assert "up to date" in " ".join(stdout.split())  # the table's title wraps at the table's width
 
 
 def test_data_composers(maestro_dir, capsys, monkeypatch):

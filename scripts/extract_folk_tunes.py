@@ -1,12 +1,14 @@
 """Copy a few folk tunes from music21's bundled Essen collection into data/melodies/folk/ as ABC files.
 
-    python scripts/extract_folk_tunes.py [--count 8] [--out data/melodies/folk]
+    python scripts/extract_folk_tunes.py [--count 8] [--out data/melodies/folk] [--sources kinder0.abc erk10.abc]
 
 They are the "melodies the model never saw" of the evaluation (docs/results.md): the bundled training
 corpus (data/music21) holds no Essen tunes. The rule is fixed so the choice is reproducible: from
 ``kinder0.abc`` (children's songs) and ``erk10.abc`` (Erk's German folk songs), in file order, every tune
 in 2/4, 3/4, 4/4 or 6/8 with 16 to 64 notes that ``read_melody`` reads without any change (one variant per title), until
 ``count`` are found, alternating between the two files. The ABC text of each tune is copied as it is.
+Other ``--sources`` give tunes the benchmark never sees, to choose settings on (docs/results.md used
+``--sources erk20.abc altdeu10.abc --count 12``).
 """
 from __future__ import annotations
 
@@ -69,9 +71,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "melodies" / "folk")
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES), help="Essen ABC files, in turn")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    streams = [(name, tunes(name)) for name in SOURCES]
+    streams = [(name, tunes(name)) for name in args.sources]
     found, k, titles, listing = 0, 0, set(), []
     while found < args.count and streams:
         name, stream = streams[k % len(streams)]

@@ -162,6 +162,7 @@ class SearchConfig(Section):
     strength: float = Field(..., ge=0)  # log-weight of one fault when resampling
     rank_strength: float = Field(..., ge=0)  # what one fault costs in the final ranking
     cadence_bonus: float = Field(..., ge=0)  # final ranking: an authentic cadence onto the tonic at the end
+    cadence_weight: float = Field(..., ge=0)  # an inner phrase end's cost: this x CADENCE_FAULTS[its cadence]
 
 
 class TransferConfig(Section):
@@ -178,6 +179,8 @@ class TransferConfig(Section):
     hard_rules: list[Literal[HARD_RULES]]  # what the style never allows (transfer/rules.py), added to the constraint
     # harmonize in the reference key and transpose back, when the model was trained so (data.key_normalize)
     key_normalize: bool
+    # with key_normalize: of the key's octaves, the one that puts the melody's median pitch nearest this
+    melody_register: int | None = Field(..., ge=0, le=127)
     search: SearchConfig
 
 

@@ -43,17 +43,22 @@ REFERENCE_TONIC = {"major": 0, "minor": 9}
 PIANO_RANGE = (21, 108)
 
 
-def reference_shift(pitches, durations=None, pitch_range: tuple[int, int] = PIANO_RANGE) -> int | None:
+def reference_shift(pitches, durations=None, pitch_range: tuple[int, int] = PIANO_RANGE,
+                    register: float | None = None) -> int | None:
     """Semitones that move the notes' estimated key to the reference key (C major or A minor): the smallest
     such shift (-6..+5) whose notes stay inside ``pitch_range``, else the same shift an octave the other way;
-    None when neither fits."""
+    None when none fits. With ``register`` (a MIDI pitch), the octave of that shift that brings the notes'
+    median nearest to it instead: a melody is harmonized in the register the model learned melodies in."""
     pitches = np.asarray(pitches, dtype=np.int64)
     if not len(pitches):
         return 0
     tonic, mode = estimate_key(pitches, durations)
     shift = (REFERENCE_TONIC[mode] - tonic + 6) % 12 - 6
     low, high = int(pitches.min()), int(pitches.max())
-    for candidate in sorted((shift, shift + 12, shift - 12), key=abs):
-        if pitch_range[0] <= low + candidate and high + candidate <= pitch_range[1]:
-            return candidate
-    return None
+    fits = [c for c in (shift, shift + 12, shift - 12) if pitch_range[0] <= low + c and high + c <= pitch_range[1]]
+    if not fits:
+        return None
+    if register is None:
+        return min(fits, key=abs)
+    median = float(np.median(pitches))
+    return min(fits, key=lambda c: (abs(median + c - register), abs(c)))

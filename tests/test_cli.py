@@ -72,8 +72,10 @@ def test_data_prepare(cli_prepared, maestro_dir):
     assert "Traceback" not in proc.stderr
     assert "built" in proc.stdout and "vocabulary 400" in proc.stdout
     rows = table_rows(proc.stdout)
-    # the default recipe: every piece in the reference key, no augmented copies
-    assert {split: cells[0] for split, cells in rows.items()} == {"train": "8", "validation": "2", "test": "2"}
+    # the default recipe: every piece in the reference key; the 8 training pieces also an octave up and down
+    # where the piano has room (the fixture's piano pieces span C2..C7: room one way at most)
+    counts = {split: int(cells[0]) for split, cells in rows.items()}
+    assert (counts["validation"], counts["test"]) == (2, 2) and 8 < counts["train"] <= 24
     assert all(int(cells[1].replace(",", "")) > 0 for cells in rows.values())
     assert f"skipped {len(BAD)} file(s)" in proc.stdout
     for kind in ("corrupt", "empty", "drums"):
@@ -87,7 +89,7 @@ def test_data_prepare_writes_the_resolved_recipe(cli_prepared, maestro_dir):
     assert saved.data.path == str(maestro_dir)
     assert saved.data.out == str(out)
     assert saved.data.bpe_vocab_size == 400 and saved.data.workers == 1
-    assert saved.data.augment.velocity_offsets == [] and saved.data.augment.pitch_offsets == []
+    assert saved.data.augment.velocity_offsets == [] and saved.data.augment.pitch_offsets == [-12, 12]
     assert saved.data.key_normalize
     assert saved.name == "default"  # everything else comes from the default recipe
     assert yaml.safe_load((out / "recipe.yaml").read_text())["model"]["n_layer"] == saved.model.n_layer

@@ -36,6 +36,17 @@ def test_shift_keeps_the_notes_in_range():
     assert reference_shift([]) == 0
 
 
+def test_register_picks_the_octave_of_the_shift_nearest_the_melody_register():
+    low_f = scale(53)  # F major around C4, median C4: a folk tune's register, an octave under a soprano's
+    assert reference_shift(low_f) == -5  # the smallest shift
+    assert reference_shift(low_f, register=72) == 7  # up a fifth instead: median G4, nearer C5
+    high_g = scale(79)  # G major around D6
+    assert reference_shift(high_g, register=72) == -7 and reference_shift(high_g) == 5
+    assert reference_shift(scale(67), register=74) == 5 and reference_shift(scale(67), register=66) == -7
+    assert reference_shift(low_f, pitch_range=(21, 62), register=72) == -5  # the register never leaves the range
+    assert estimate_key(np.array(low_f) + 7) == (0, "major")
+
+
 def test_a_piece_moves_to_the_reference_key():
     score = Score(480)
     track = Track("Piano")
@@ -70,10 +81,17 @@ def test_harmonize_works_in_the_reference_key_and_gives_the_melody_back(monkeypa
     monkeypatch.setattr(pipeline, "accompany", lambda m, *a, **k: seen.append(m) or real_accompany(m, *a, **k))
 
     results = pipeline.harmonize(melody, loaded, seed=0, candidates=2)
-    assert [n.pitch for n in seen[-1].tracks[0].notes] == [p + 5 for p in scale(67)]  # harmonized in C
+    # harmonized in C, up a fourth: median C5 -> F5 is nearer melody_register (C5) than down a fifth (F4)
+    assert recipe.transfer.melody_register == 72
+    assert [n.pitch for n in seen[-1].tracks[0].notes] == [p + 5 for p in scale(67)]
     for candidate in results:  # and handed back in G, note for note
         check_guarantee(candidate.score, [(on, d, p) for on, d, p, _ in notes])
     assert results[0].score.key_signatures == melody.key_signatures
+    loaded.recipe = recipe.model_copy(update={"transfer": recipe.transfer.model_copy(update={"melody_register": 60})})
+    results = pipeline.harmonize(melody, loaded, seed=0, candidates=2)
+    assert [n.pitch for n in seen[-1].tracks[0].notes] == [p - 7 for p in scale(67)]  # nearer C4: down a fifth
+    for candidate in results:
+        check_guarantee(candidate.score, [(on, d, p) for on, d, p, _ in notes])
 
     for off in (recipe.model_copy(update={"data": recipe.data.model_copy(update={"key_normalize": False})}),
                 recipe.model_copy(update={"transfer": recipe.transfer.model_copy(update={"key_normalize": False})})):

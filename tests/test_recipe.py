@@ -25,7 +25,7 @@ def test_shipped_recipes_load():
     default = load_recipe(None)
     assert default.name == "default"
     assert default.data.source == "music21"
-    assert default.data.augment.pitch_offsets == [] and default.data.key_normalize and default.transfer.key_normalize
+    assert default.data.augment.pitch_offsets == [-12, 12] and default.data.key_normalize and default.transfer.key_normalize
     maestro = load_recipe("maestro")  # a shipped name, without path or suffix
     assert maestro.data.source == "maestro"
     assert maestro.data.bpe_vocab_size == 30000
@@ -70,7 +70,7 @@ def test_default_recipe_is_a_fresh_copy():
     first.model.n_layer = 9
     first.data.augment.pitch_offsets.append(7)
     assert default_recipe().model.n_layer == 4
-    assert default_recipe().data.augment.pitch_offsets == []
+    assert default_recipe().data.augment.pitch_offsets == [-12, 12]
 
 
 def test_a_recipe_states_only_what_differs(tmp_path):
@@ -88,7 +88,7 @@ def test_a_recipe_states_only_what_differs(tmp_path):
     assert Recipe(name="x", model=ModelConfig(n_layer=2)).train == default_recipe().train
     # overrides reach keys the recipe leaves out, and still tell a value from a section
     r = load_recipe(write(tmp_path, {"name": "mine"}), ["transfer.top_p=0.5", "data.augment.velocity_offsets=[1]"])
-    assert (r.name, r.transfer.top_p, r.data.augment.velocity_offsets, r.data.augment.pitch_offsets) == ("mine", 0.5, [1], [])
+    assert (r.name, r.transfer.top_p, r.data.augment.velocity_offsets, r.data.augment.pitch_offsets) == ("mine", 0.5, [1], [-12, 12])
     with pytest.raises(UserError, match="'bpe_vocab_size' is not a section"):
         load_recipe(write(tmp_path, {"name": "mine"}), ["data.bpe_vocab_size.x=1"])
 

@@ -121,3 +121,5 @@ def test_the_search_knows_where_cadences_are_due(tok):
     assert run._cadence_faults(mel, deceptive) == 0.5
     assert run._cadence_faults(mel[:3], deceptive) == 0.0  # the next phrase not begun: not yet due
     assert run._faults(mel, deceptive) > run._faults(mel, authentic)
+    heavier = SearchRun(Search(cadence_weight=3.0), plan, tok.grammar, 1.0, ((0.0, 4, 4),))
+    assert heavier._cadence_faults(mel, deceptive) == 1.5 and heavier._cadence_faults(mel, authentic) == 0.0

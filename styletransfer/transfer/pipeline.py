@@ -153,13 +153,14 @@ def decoding_threads(model):
 
 
 def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:
-    """Semitones that move the melody to the reference key (C major / A minor) the model was trained in; 0
-    when it was trained in every key (data.key_normalize off) or the settings say not to."""
+    """Semitones that move the melody to the reference key (C major / A minor) the model was trained in, in
+    the octave nearest ``melody_register``; 0 when it was trained in every key (data.key_normalize off) or the settings say not to."""
     if not (settings.key_normalize and loaded.recipe.data.key_normalize):
         return 0
     notes = [note for track in melody.tracks for note in track.notes]
     low, high = loaded.tokenizer.config.pitch_range
-    shift = reference_shift([n.pitch for n in notes], [n.duration for n in notes], (low, high - 1))
+    shift = reference_shift([n.pitch for n in notes], [n.duration for n in notes], (low, high - 1),
+                            settings.melody_register)
     return shift or 0  # None: no shift keeps the melody in the model's range, so it is harmonized where it is
 
 
@@ -173,7 +174,7 @@ def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | N
     (their ``texture_ids`` stay in the reference key)."""
     cfg = settings or loaded.recipe.transfer
     search = Search(cfg.search.bars_per_step, cfg.search.strength, cfg.search.rank_strength,
-                    cfg.search.cadence_bonus) if cfg.search.enabled else None
+                    cfg.search.cadence_bonus, cfg.search.cadence_weight) if cfg.search.enabled else None
     shift = reference_key_shift(melody, loaded, cfg)
     if redo is not None and shift:
         redo = Redo(redo.kept.shift_pitch(shift), redo.first, redo.last)

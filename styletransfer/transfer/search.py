@@ -44,12 +44,14 @@ class Search:
     """How to search: ``bars_per_step`` bars between resamplings; ``strength``: the log-weight of one fault
     when resampling; ``rank_strength``: what one fault costs in the final ranking (whose other terms are a
     mean log-likelihood per token and a consonance in [-1, 1]); ``cadence_bonus``: added to the final
-    score for an authentic cadence onto the tonic at the end."""
+    score for an authentic cadence onto the tonic at the end; ``cadence_weight``: what an inner phrase end
+    costs, times ``CADENCE_FAULTS`` of its cadence."""
 
     bars_per_step: int = 1
     strength: float = 1.0
     rank_strength: float = 0.1
     cadence_bonus: float = 0.5
+    cadence_weight: float = 1.0
 
     def stop(self, i: int, e: int) -> int:
         """Where the window starting at bar ``i`` stops sampling (``e``: where its prompt's melody ends)."""
@@ -101,7 +103,8 @@ class SearchRun:
         if not len(done):
             return 0.0
         _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, done, self.key, figures=False)
-        return sum(CADENCE_FAULTS[c.kind] for c in cadences if np.abs(done - c.end).min() < EPS)
+        return self.search.cadence_weight * sum(CADENCE_FAULTS[c.kind] for c in cadences
+                                                if np.abs(done - c.end).min() < EPS)
 
     def select(self, textures: list[list[int]], seed: int) -> list[int]:
         """Which rows continue (systematic resampling by ``exp(-strength * new faults)``), in row order."""

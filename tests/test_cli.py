@@ -73,7 +73,7 @@ def test_data_prepare(cli_prepared, maestro_dir):
     assert "built" in proc.stdout and "vocabulary 400" in proc.stdout
     rows = table_rows(proc.stdout)
     # the default recipe: every piece in the reference key; the 8 training pieces also an octave up and down
-    # where the piano has room (the fixture's piano pieces span C2..C7: room one way at most)
+    # where the piano has room
     counts = {split: int(cells[0]) for split, cells in rows.items()}
     assert (counts["validation"], counts["test"]) == (2, 2) and 8 < counts["train"] <= 24
     assert all(int(cells[1].replace(",", "")) > 0 for cells in rows.values())
@@ -264,5 +264,6 @@ def test_maestro_option_sets_source_and_path(maestro_dir, tmp_path, capsys, monk
     assert saved.data.source == "maestro" and saved.data.path == str(maestro_dir)
     assert len(tk.load_tokenizer(out)) == len(tk.build_tokenizer())  # bpe 0: the base vocabulary
     assert f"skipped {len(BAD)} file(s)" in stdout
-    # the default recipe's offsets: none (its pieces are moved to the reference key instead)
-    assert table_rows(stdout)["train"][0] == "8"
+    # the default recipe's offsets: an octave up and down (the shifts that keep the reference key); the
+    # fixture's pieces have room for both
+    assert table_rows(stdout)["train"][0] == "24"

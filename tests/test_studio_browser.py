@@ -39,6 +39,7 @@ if not (CHROMIUM and CHROMEDRIVER):
     pytest.skip("needs Debian's chromium and chromium-driver", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import ElementClickInterceptedException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -93,6 +94,18 @@ def fetch(url: str) -> bytes:
         return response.read()
 
 
+def click(driver, selector: str) -> bool:
+    """Click like a user once nothing covers the element: on a busy machine Gradio's layout is still
+    settling (a block's entry transition) when the button first appears, and the click lands on it."""
+    element = driver.find_element(By.CSS_SELECTOR, selector)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    try:
+        element.click()
+    except ElementClickInterceptedException:
+        return False
+    return True
+
+
 def upload_and_generate(driver, url: str, melody: Path, wait_s: float = 300):
     driver.get(url)
     wait = WebDriverWait(driver, 60)
@@ -100,7 +113,7 @@ def upload_and_generate(driver, url: str, melody: Path, wait_s: float = 300):
     driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(melody))
     wait.until(lambda d: melody.stem in d.find_element(By.ID, "upload").text)  # the page breaks the name at its suffix
     started = time.perf_counter()
-    driver.find_element(By.CSS_SELECTOR, "#generate").click()
+    wait.until(lambda d: click(d, "#generate"))
     WebDriverWait(driver, wait_s).until(
         lambda d: "candidates shown" in d.find_element(By.ID, "status").text
         or "Could not" in d.find_element(By.ID, "status").text)

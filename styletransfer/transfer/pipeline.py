@@ -154,7 +154,8 @@ def decoding_threads(model):
 
 def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:
     """Semitones that move the melody to the reference key (C major / A minor) the model was trained in, in
-    the octave nearest ``melody_register``; 0 when it was trained in every key (data.key_normalize off) or the settings say not to."""
+    the octave nearest ``melody_register``; 0 when it was trained in every key (data.key_normalize off) or
+    the settings say not to."""
     if not (settings.key_normalize and loaded.recipe.data.key_normalize):
         return 0
     notes = [note for track in melody.tracks for note in track.notes]
@@ -173,8 +174,7 @@ def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | N
     trained in the reference key harmonizes the melody there; the candidates come back in the melody's key
     (their ``texture_ids`` stay in the reference key)."""
     cfg = settings or loaded.recipe.transfer
-    search = Search(cfg.search.bars_per_step, cfg.search.strength, cfg.search.rank_strength,
-                    cfg.search.cadence_bonus, cfg.search.cadence_weight) if cfg.search.enabled else None
+    search = Search(**cfg.search.model_dump(exclude={"enabled"})) if cfg.search.enabled else None
     shift = reference_key_shift(melody, loaded, cfg)
     if redo is not None and shift:
         redo = Redo(redo.kept.shift_pitch(shift), redo.first, redo.last)

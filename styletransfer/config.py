@@ -163,6 +163,7 @@ class SearchConfig(Section):
     rank_strength: float = Field(..., ge=0)  # what one fault costs in the final ranking
     cadence_bonus: float = Field(..., ge=0)  # final ranking: an authentic cadence onto the tonic at the end
     cadence_weight: float = Field(..., ge=0)  # an inner phrase end's cost: this x CADENCE_FAULTS[its cadence]
+    parallels_weight: float = Field(..., ge=0)  # a parallel fifth or octave between melody and bass, in faults
 
 
 class TransferConfig(Section):

@@ -30,9 +30,30 @@ def key_correlations(histogram: np.ndarray) -> np.ndarray:
     return np.concatenate([corr(MAJOR_PROFILE), corr(MINOR_PROFILE)])
 
 
-def estimate_key(pitches, durations=None) -> tuple[int, str]:
-    """(tonic pitch class, "major" | "minor") best matching the notes; C major for no evidence."""
-    best = int(np.argmax(key_correlations(pitch_class_weights(pitches, durations))))
+# A melody's key: of the keys within this correlation of the best, one whose tonic is the melody's last note.
+# Melodies end on their tonic: on the first 150 of Bach's training chorales (sopranos), KK's best key of the
+# soprano alone is music21's key of the whole chorale in 67%, with this rule in 82% (no margin: 67%; 0.05:
+# 75%; 0.2 and 0.5: 82% and 81%).
+FINAL_TONIC_MARGIN = 0.1
+
+
+def final_pitch(onsets, pitches) -> int | None:
+    """A melody's last pitch: the highest at its latest onset; None without notes."""
+    if not len(onsets):
+        return None
+    onsets, pitches = np.asarray(onsets), np.asarray(pitches)
+    return int(pitches[onsets == onsets.max()].max())
+
+
+def estimate_key(pitches, durations=None, last: int | None = None) -> tuple[int, str]:
+    """(tonic pitch class, "major" | "minor") best matching the notes; C major for no evidence. ``last``: for
+    a melody, its last pitch; a key whose tonic it is wins if it correlates within FINAL_TONIC_MARGIN of the
+    best."""
+    correlations = key_correlations(pitch_class_weights(pitches, durations))
+    best = int(np.argmax(correlations))
+    if last is not None and correlations[best] > 0:
+        ending = [k for k in (last % 12, last % 12 + 12) if correlations[k] >= correlations[best] - FINAL_TONIC_MARGIN]
+        best = max(ending, key=lambda k: correlations[k], default=best)
     return best % 12, "major" if best < 12 else "minor"
 
 
@@ -44,15 +65,16 @@ PIANO_RANGE = (21, 108)
 
 
 def reference_shift(pitches, durations=None, pitch_range: tuple[int, int] = PIANO_RANGE,
-                    register: float | None = None) -> int | None:
+                    register: float | None = None, last: int | None = None) -> int | None:
     """Semitones that move the notes' estimated key to the reference key (C major or A minor): the smallest
     such shift (-6..+5) whose notes stay inside ``pitch_range``, else the same shift an octave the other way;
     None when none fits. With ``register`` (a MIDI pitch), the octave of that shift that brings the notes'
-    median nearest to it instead: a melody is harmonized in the register the model learned melodies in."""
+    median nearest to it instead: a melody is harmonized in the register the model learned melodies in.
+    ``last``: a melody's last pitch (``estimate_key``)."""
     pitches = np.asarray(pitches, dtype=np.int64)
     if not len(pitches):
         return 0
-    tonic, mode = estimate_key(pitches, durations)
+    tonic, mode = estimate_key(pitches, durations, last)
     shift = (REFERENCE_TONIC[mode] - tonic + 6) % 12 - 6
     low, high = int(pitches.min()), int(pitches.max())
     fits = [c for c in (shift, shift + 12, shift - 12) if pitch_range[0] <= low + c and high + c <= pitch_range[1]]

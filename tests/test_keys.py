@@ -3,7 +3,7 @@ import numpy as np
 from symusic import Note, Score, Track
 
 from styletransfer.data.prepare import to_reference_key
-from styletransfer.keys import estimate_key, reference_shift
+from styletransfer.keys import estimate_key, final_pitch, key_correlations, pitch_class_weights, reference_shift
 
 MAJOR_SCALE = [0, 2, 4, 5, 7, 9, 11, 12, 7, 4, 0]
 MINOR_SCALE = [0, 2, 3, 5, 7, 8, 11, 12, 7, 3, 0]
@@ -45,6 +45,25 @@ def test_register_picks_the_octave_of_the_shift_nearest_the_melody_register():
     assert reference_shift(scale(67), register=74) == 5 and reference_shift(scale(67), register=66) == -7
     assert reference_shift(low_f, pitch_range=(21, 62), register=72) == -5  # the register never leaves the range
     assert estimate_key(np.array(low_f) + 7) == (0, "major")
+
+
+def test_a_melody_that_ends_on_a_nearly_as_likely_tonic_is_in_that_key():
+    """Profiles alone name C major for a tune without B or B flat that ends on F; F major correlates nearly
+    as well, and a melody ends on its tonic, so with its last note it is in F. A last note whose key is far
+    behind changes nothing."""
+    tune = [60, 62, 64, 65, 67, 69, 67, 65, 64, 62, 60, 65]
+    correlations = key_correlations(pitch_class_weights(tune))
+    assert estimate_key(tune) == (0, "major") and correlations[0] - correlations[5] < 0.1
+    assert estimate_key(tune, last=tune[-1]) == (5, "major")
+    assert estimate_key(scale(60), last=61) == (0, "major")  # C sharp is no key of a C major scale
+    assert estimate_key([], last=60) == (0, "major")  # no evidence: C major, whatever the last note
+    tonic_shift = reference_shift(tune, last=tune[-1])
+    assert tonic_shift == -5 and reference_shift(tune) == 0  # F major -> C major: down a fourth
+
+
+def test_the_final_pitch_is_the_top_of_the_last_onset():
+    assert final_pitch([0, 4, 8, 8], [60, 62, 55, 64]) == 64
+    assert final_pitch([], []) is None
 
 
 def test_a_piece_moves_to_the_reference_key():

@@ -15,7 +15,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from conftest import TPQ, drums_score, empty_score
 from styletransfer.errors import UserError
-from styletransfer.data.melody_file import MelodyWarning, read_melody
+from styletransfer.data.melody_file import MelodyWarning, fermata_quarters, mark_fermatas, read_melody
 from transfer_helpers import melody_score
 
 
@@ -198,6 +198,32 @@ def test_kern_with_a_tie(tmp_path):
     assert notes_of(melody) == [(0, 8, 67), (8, 4, 69), (12, 4, 71), (16, 16, 72), (32, 8, 74), (40, 24, 72)]
     assert [(t.numerator, t.denominator) for t in melody.time_signatures] == [(4, 4)]
     assert round(melody.tempos[0].qpm) == 90
+
+
+def test_fermatas_are_kept_as_markers_where_the_phrases_end(tmp_path):
+    """A fermata becomes a "fermata" marker at its note's onset (MusicXML, kern); a melody written to MIDI
+    keeps it; one without fermatas has none."""
+    music21 = pytest.importorskip("music21")
+    part = music21.stream.Part()
+    for k, pitch in enumerate(["C5", "D5", "E5", "F5", "E5", "D5", "C5", "C5"]):
+        note = music21.note.Note(pitch, quarterLength=1.0)
+        if k in (3, 7):
+            note.expressions.append(music21.expressions.Fermata())
+        part.append(note)
+    path = tmp_path / "fermatas.musicxml"
+    music21.stream.Score([part]).write("musicxml", fp=str(path))
+    melody, _ = read_quiet(path)
+    assert fermata_quarters(melody) == [3.0, 7.0]
+    midi = tmp_path / "fermatas.mid"
+    midi.write_bytes(melody.dumps_midi())
+    assert fermata_quarters(read_quiet(midi)[0]) == [3.0, 7.0]
+    kern = tmp_path / "fermatas.krn"
+    kern.write_text(KERN.replace("2cc\n=2", "2cc;\n=2"))
+    assert fermata_quarters(read_quiet(kern)[0]) == [2.0]
+    plain = tmp_path / "plain.abc"
+    plain.write_text(ABC)
+    assert fermata_quarters(read_quiet(plain)[0]) is None
+    assert fermata_quarters(mark_fermatas(read_quiet(plain)[0], [5.0])) == [5.0]
 
 
 def test_part_choice_in_a_score(tmp_path):

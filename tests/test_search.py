@@ -121,5 +121,24 @@ def test_the_search_knows_where_cadences_are_due(tok):
     assert run._cadence_faults(mel, deceptive) == 0.5
     assert run._cadence_faults(mel[:3], deceptive) == 0.0  # the next phrase not begun: not yet due
     assert run._faults(mel, deceptive) > run._faults(mel, authentic)
+    at_fermatas = SearchRun(Search(), plan, tok.grammar, 1.0, ((0.0, 4, 4),), fermatas=[1.0, 4.0])
+    assert at_fermatas.phrase_ends.tolist() == [1.0, 4.0]  # a chorale's fermatas, not the half note
     heavier = SearchRun(Search(cadence_weight=3.0), plan, tok.grammar, 1.0, ((0.0, 4, 4),))
     assert heavier._cadence_faults(mel, deceptive) == 1.5 and heavier._cadence_faults(mel, authentic) == 0.0
+
+
+
+def test_a_parallel_against_the_melody_costs_parallels_weight(tok):
+    """C-D-E-F over C-D in octaves, then contrary motion: one parallel octave, counted at its weight; the
+    same bass with B instead of D has none."""
+    notes = [(0, 1, 72), (1, 2, 74), (2, 3, 76), (3, 4, 77)]
+    score = melody_score([(int(a * TPQ), int((b - a) * TPQ), p, 80) for a, b, p in notes])
+    plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+    mel = np.asarray(notes, float)
+    parallel = np.asarray([(0, 1, 48), (1, 2, 50), (2, 3, 45), (3, 4, 50)], float)  # octaves C-D, then contrary
+    contrary = np.asarray([(0, 1, 48), (1, 2, 47), (2, 3, 45), (3, 4, 50)], float)
+    costs = {w: SearchRun(Search(parallels_weight=w), plan, tok.grammar, 1.0, ((0.0, 4, 4),))._faults(mel, parallel)
+             for w in (1.0, 4.0)}
+    clean = SearchRun(Search(parallels_weight=4.0), plan, tok.grammar, 1.0, ((0.0, 4, 4),))._faults(mel, contrary)
+    assert costs[4.0] - costs[1.0] == pytest.approx(3.0)  # one parallel, three faults more
+    assert clean < costs[1.0]

@@ -152,6 +152,8 @@ def _short_names(slugs: list[str]) -> dict[str, str]:
 def eval_bach_chorales(
     base: BaseOpt = None,
     n: Annotated[int, typer.Option(help="how many test chorales (the first n by title)")] = 50,
+    skip: Annotated[int, typer.Option(help="leave out the first SKIP test chorales first (with --seed SKIP: "
+                                           "that part of a longer run, e.g. to run halves side by side)")] = 0,
     style: Annotated[str, typer.Option(help="the adapter under test")] = "bach",
     other: Annotated[Optional[str], typer.Option(help="another composer's adapter to compare with (default: the "
                                                       "base's first other adapter)")] = None,
@@ -208,7 +210,8 @@ def eval_bach_chorales(
 
         result = bach_chorales(base, n, style, other, candidates, seed, _data(data), judge,
                                melodies_dir if tunes else None, say=lambda m: console.print(m, soft_wrap=True),
-                               progress=step, compare_styles=compare_styles, outputs=outputs, real_judge_dir=real_judge)
+                               progress=step, compare_styles=compare_styles, outputs=outputs, real_judge_dir=real_judge,
+                               skip=skip)
     seconds = time.perf_counter() - started
     report = benchmark_markdown(result, n, style, candidates, seed, seconds, compare_styles)
     import pandas as pd

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import music21
 import numpy as np
-from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
+from symusic import KeySignature, Note, Score, Tempo, TextMeta, TimeSignature, Track
 
 from ..config import LimitsConfig, default_recipe
 from ..errors import UserError
@@ -20,6 +20,7 @@ MUSIC21_SUFFIXES = {".xml": "MusicXML", ".musicxml": "MusicXML", ".mxl": "MusicX
                     ".krn": "Humdrum kern"}
 MELODY_SUFFIXES = (*MIDI_SUFFIXES, *MUSIC21_SUFFIXES)  # every file a melody can be read from
 MUSIC21_TPQ = 480
+FERMATA = "fermata"  # the marker a melody's fermata notes leave in its Score (MusicXML, kern; a MIDI marker)
 MIN_SHARE = 0.25  # a track needs this share of the busiest track's notes to be taken as the melody
 
 
@@ -73,7 +74,22 @@ def read_melody(path: str | os.PathLike, track: int | None = None, limits: Limit
     out.tempos = source.tempos.copy()
     out.time_signatures = source.time_signatures.copy()
     out.key_signatures = source.key_signatures.copy()
+    out.markers.extend(m for m in source.markers if m.text == FERMATA)
     return out
+
+
+def mark_fermatas(score: Score, quarters: list[float] | None) -> Score:
+    """The score with "fermata" markers at these onsets (quarters): what a MusicXML melody carries, given
+    to a melody read from MIDI (the benchmark's chorales, whose fermatas come from the corpus score)."""
+    tpq = score.ticks_per_quarter
+    score.markers.extend(TextMeta(int(round(q * tpq)), FERMATA) for q in quarters or ())
+    return score
+
+
+def fermata_quarters(score: Score) -> list[float] | None:
+    """Onsets (quarters) of the melody's fermata notes, from its "fermata" markers; None when it has none."""
+    ticks = sorted({m.time for m in score.markers if m.text == FERMATA})
+    return [t / score.ticks_per_quarter for t in ticks] or None
 
 
 def _starts_like_midi(path: Path) -> bool:
@@ -185,6 +201,7 @@ def _read_music21(path: Path, fmt: str):
         return int(round((offset + shift if note or offset > 0 else offset) * tpq))
 
     score = Score(tpq)
+    fermatas = set()  # ticks of notes with a fermata, in any part: where the phrases end (eval/phrases.py)
     for i, part in enumerate(parts):
         try:
             part = part.stripTies()
@@ -204,7 +221,10 @@ def _read_music21(path: Path, fmt: str):
                                 "outside what MIDI can hold")
             for pitch in element.pitches:
                 track.notes.append(Note(start, ticks, int(pitch.midi), max(1, min(127, int(velocity)))))
+            if any(isinstance(e, music21.expressions.Fermata) for e in element.expressions):
+                fermatas.add(start)
         score.tracks.append(track)
+    score.markers.extend(TextMeta(t, FERMATA) for t in sorted(fermatas))
     flat = parsed.flatten()
     seen = set()
     for mark in flat.getElementsByClass(music21.tempo.MetronomeMark):

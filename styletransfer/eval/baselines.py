@@ -1,7 +1,8 @@
 """A rule-based triad harmonizer: the simple baseline every learned harmonizer has to beat.
 
-The key is estimated from the melody (Krumhansl–Kessler profiles). One diatonic triad per beat is chosen
-by dynamic programming (Viterbi) over the whole melody, scoring
+The key is estimated from the melody (Krumhansl–Kessler profiles, preferring its last note as tonic:
+``keys.estimate_key``, as the transfer does). One diatonic triad per beat is chosen by dynamic programming
+(Viterbi) over the whole melody, scoring
 
 - how much of the beat's melody (by duration) is a chord tone (the note on the beat counts double),
 - a preference for the primary triads (I, IV, V; i, iv, V in minor, with the leading tone),
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from symusic import Note, Score, Track
 
-from ..keys import estimate_key
+from ..keys import estimate_key, final_pitch
 
 # (degree, quality) of the triads the harmonizer may use, with a prior bonus (primary triads first)
 MAJOR_TRIADS = [(0, "maj", 1.0), (5, "maj", 0.8), (7, "maj", 0.9), (2, "min", 0.4), (9, "min", 0.5), (4, "min", 0.2)]
@@ -101,7 +102,7 @@ def harmonize(melody: Score) -> Score:
     if not len(notes):
         raise ValueError("the melody has no notes")
     notes = notes[np.argsort(notes[:, 0], kind="stable")]
-    tonic, mode = estimate_key(notes[:, 2], notes[:, 1] - notes[:, 0])
+    tonic, mode = estimate_key(notes[:, 2], notes[:, 1] - notes[:, 0], last=final_pitch(notes[:, 0], notes[:, 2]))
     beat = _beat_ticks(melody)
     first, last = int(notes[0, 0]), int(notes[:, 1].max())
     starts = list(range(first, last, beat))

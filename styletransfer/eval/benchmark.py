@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..config import TransferConfig
 from ..data.catalog import find_composer, load_catalog, select
-from ..data.melody_file import MELODY_SUFFIXES, quiet_read_melody
+from ..data.melody_file import MELODY_SUFFIXES, mark_fermatas, quiet_read_melody
 from ..errors import UserError
 from ..io import atomic_write_bytes
 from ..model.adapters import SAFE_NAME, find_adapter
@@ -184,10 +184,11 @@ def pick_other_style(base: Path, style: str, other: str | None) -> str | None:
 def bach_chorales(base: str | None, n: int, style: str, other: str | None, candidates: int | None, seed: int,
                   data: Path, judge_dir: Path, melodies_dir: Path | None, say: Callable[[str], None] = print,
                   progress: Callable[[str], None] | None = None, compare_styles: bool = True,
-                  outputs: Path | None = None, real_judge_dir: Path | None = None) -> dict:
+                  outputs: Path | None = None, real_judge_dir: Path | None = None, skip: int = 0) -> dict:
     """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}; every
     output (and original) is also written to ``outputs/<system>/<piece>.mid`` when given. P(real) comes from
-    the real-or-generated judge at ``real_judge_dir`` when one is saved there (`mst eval real-judge train`)."""
+    the real-or-generated judge at ``real_judge_dir`` when one is saved there (`mst eval real-judge train`).
+    ``skip``: the first test chorales left out (the ``n`` taken after them)."""
     base_dir = resolve_base(base)
     catalog = load_catalog(data)
     adapter = find_adapter(base_dir, style)  # unknown style: one line listing the adapters
@@ -198,7 +199,9 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         raise UserError(f"no test pieces by {composer} in {data}")
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
-    test = test.head(n)
+    if not 0 <= skip < len(test):
+        raise UserError(f"--skip must be from 0 to {len(test) - 1} (there are {len(test)} test chorales), got {skip}")
+    test = test.iloc[skip:skip + n]
     judge = load_or_train_judge(judge_dir, data, say)
     style_class = judge.class_for(composer)
     reference = composer_reference(catalog, composer)
@@ -227,9 +230,10 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         except UserError as exc:
             say(f"skipped {row['title']}: {exc}")
             continue
+        fermatas_of[row["title"]] = corpus_fermatas(row["title"], melody)
+        melody = mark_fermatas(melody, fermatas_of[row["title"]])  # as a MusicXML chorale gives them
         chorales.append((row["title"], melody, original))
         melody_of[row["title"]] = melody
-        fermatas_of[row["title"]] = corpus_fermatas(row["title"], melody)
     under_test = f"mst {adapter.name}"
     systems = [(under_test, style, True)]
     if compare_styles:

@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 from symusic import Score
 
+from ..data.melody_file import fermata_quarters
 from ..errors import UserError
 from ..eval.beats import beat_of, time_signatures_of
 from ..tokens.bars import score_bar_ticks
@@ -74,7 +75,8 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
 
     n_bars = plan.n_bars
     searching = None if search is None else search.begin(plan, grammar, beat_of(melody_score),
-                                                         time_signatures_of(melody_score))
+                                                         time_signatures_of(melody_score),
+                                                         fermata_quarters(melody_score))
     mel_bars = bpe_per_bar(tokenizer, plan.split_bars(plan.ids, plan.starts, 0, n_bars))
     mel_len = [len(b) for b in mel_bars]
     bar_len = [plan.bar_ticks[b + 1] - plan.bar_ticks[b] for b in range(n_bars)]

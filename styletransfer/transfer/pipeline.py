@@ -26,7 +26,7 @@ from ..config import Recipe, TransferConfig
 from ..data.melody_file import read_melody_noting
 from ..errors import UserError
 from ..io import atomic_write_bytes, refuse_to_overwrite
-from ..keys import reference_shift
+from ..keys import final_pitch, reference_shift
 from ..model.adapters import (
     Style,
     file_slug,
@@ -153,15 +153,16 @@ def decoding_threads(model):
 
 
 def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:
-    """Semitones that move the melody to the reference key (C major / A minor) the model was trained in, in
-    the octave nearest ``melody_register``; 0 when it was trained in every key (data.key_normalize off) or
+    """Semitones that move the melody's key (a melody ends on its tonic: ``keys.estimate_key``) to the
+    reference key (C major / A minor) the model was trained in, in the octave nearest ``melody_register``; 0 when it was trained in every key (data.key_normalize off) or
     the settings say not to."""
     if not (settings.key_normalize and loaded.recipe.data.key_normalize):
         return 0
     notes = [note for track in melody.tracks for note in track.notes]
     low, high = loaded.tokenizer.config.pitch_range
-    shift = reference_shift([n.pitch for n in notes], [n.duration for n in notes], (low, high - 1),
-                            settings.melody_register)
+    pitches = [n.pitch for n in notes]
+    shift = reference_shift(pitches, [n.duration for n in notes], (low, high - 1), settings.melody_register,
+                            last=final_pitch([n.time for n in notes], pitches))
     return shift or 0  # None: no shift keeps the melody in the model's range, so it is harmonized where it is
 
 

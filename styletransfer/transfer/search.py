@@ -26,7 +26,7 @@ from ..eval.cadences import cadence_rates, phrase_cadences
 from ..eval.dissonance import dissonance_rates
 from ..eval.phrases import monophonic, phrase_ends, phrase_starts
 from ..eval.voice_leading import voice_leading_rates
-from ..keys import estimate_key
+from ..keys import estimate_key, final_pitch
 from ..tokens.grammar import Grammar, decode_base
 from .plan import MelodyPlan
 
@@ -45,33 +45,40 @@ class Search:
     when resampling; ``rank_strength``: what one fault costs in the final ranking (whose other terms are a
     mean log-likelihood per token and a consonance in [-1, 1]); ``cadence_bonus``: added to the final
     score for an authentic cadence onto the tonic at the end; ``cadence_weight``: what an inner phrase end
-    costs, times ``CADENCE_FAULTS`` of its cadence."""
+    costs, times ``CADENCE_FAULTS`` of its cadence; ``parallels_weight``: what one parallel fifth or octave
+    between the melody and the bass costs, in faults (the fault a teacher marks first)."""
 
     bars_per_step: int = 1
     strength: float = 1.0
     rank_strength: float = 0.1
     cadence_bonus: float = 0.5
     cadence_weight: float = 1.0
+    parallels_weight: float = 1.0
 
     def stop(self, i: int, e: int) -> int:
         """Where the window starting at bar ``i`` stops sampling (``e``: where its prompt's melody ends)."""
         return min(e, i + self.bars_per_step)
 
-    def begin(self, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures) -> SearchRun:
-        return SearchRun(self, plan, grammar, beat, tuple(time_signatures))
+    def begin(self, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures,
+              fermatas: list[float] | None = None) -> SearchRun:
+        return SearchRun(self, plan, grammar, beat, tuple(time_signatures), fermatas)
 
 
 class SearchRun:
-    """One melody's search: its key (from the melody), and the faults of the rows so far."""
+    """One melody's search: its key (from the melody), its phrase ends (at its fermatas when it has them,
+    as a chorale does, else found by eval/phrases.py), and the faults of the rows so far."""
 
-    def __init__(self, search: Search, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures: tuple):
+    def __init__(self, search: Search, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures: tuple,
+                 fermatas: list[float] | None = None):
         self.search, self.plan, self.grammar = search, plan, grammar
-        self.beat, self.time_signatures = beat, time_signatures
-        self.key = estimate_key([p for _, p, _, _, _ in plan.notes], [d for _, _, _, _, d in plan.notes])
+        self.beat, self.time_signatures, self.fermatas = beat, time_signatures, fermatas
+        pitches = [p for _, p, _, _, _ in plan.notes]
+        self.key = estimate_key(pitches, [d for _, _, _, _, d in plan.notes],
+                                last=final_pitch([on for on, _, _, _, _ in plan.notes], pitches))
         self.melody_keys = {(on, p) for on, p, _, _, _ in plan.notes}
         tpq = grammar.tpq
         melody = np.asarray([(on / tpq, (on + d) / tpq, p) for on, p, _, _, d in plan.notes], float).reshape(-1, 3)
-        ends = phrase_ends(melody, beat, time_signatures)
+        ends = phrase_ends(melody, beat, time_signatures, fermatas)
         self.phrase_ends = monophonic(melody)[ends[:-1], 0] if len(ends) else np.zeros(0)  # the last: final_score
         self.row_faults: np.ndarray | None = None
 
@@ -90,10 +97,11 @@ class SearchRun:
     def _faults(self, mel: np.ndarray, acc: np.ndarray) -> float:
         if not len(acc) or not len(mel):
             return 0.0
-        seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures))
+        seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures, self.fermatas))
         counts = {**voice_leading_rates(mel, acc, self.beat, breaks=seams),
                   **dissonance_rates(mel, acc, self.beat, self.time_signatures, self.key)}
-        faults = sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in FAULT_WEIGHTS.items())
+        weights = {**FAULT_WEIGHTS, "parallels_melody_bass": self.search.parallels_weight}
+        faults = sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in weights.items())
         return float(faults + self._cadence_faults(mel, acc))
 
     def _cadence_faults(self, mel: np.ndarray, acc: np.ndarray) -> float:
@@ -118,12 +126,17 @@ class SearchRun:
         self.row_faults = faults[keep]
         return keep
 
+    def _ends_authentic(self, mel: np.ndarray, acc: np.ndarray) -> bool:
+        """Read as the teacher reads the whole piece (eval/theory.py): in the key of all its notes, which the
+        accompaniment helps decide, not only the melody's (a chorale tune ending on the fifth of its tonic
+        names the dominant)."""
+        if not len(acc) or not len(mel):
+            return False
+        key, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, None, None, figures=False)
+        return cadence_rates(cadences, home=key).get("final_authentic", 0.0) > 0
+
     def final_score(self, texture: list[int]) -> float:
         """Added to a finished candidate's rank score: ``-rank_strength * faults``, and the cadence bonus."""
         mel, acc = self.notes(texture)
         score = -self.search.rank_strength * self._faults(mel, acc)
-        if len(acc) and len(mel):
-            _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, None, self.key, figures=False)
-            if cadence_rates(cadences, home=self.key).get("final_authentic", 0.0) > 0:
-                score += self.search.cadence_bonus
-        return score
+        return score + (self.search.cadence_bonus if self._ends_authentic(mel, acc) else 0.0)

@@ -1,7 +1,7 @@
 """Choose the search's settings on a dev set the benchmark never sees: Bach's validation chorales and tunes.
 
     python scripts/extract_folk_tunes.py --sources erk20.abc altdeu10.abc --count 12 --out DEV
-    python scripts/tune_search.py --tunes DEV --chorales 10 --set transfer.search.parallels_weight=3 --csv out.csv
+    python scripts/tune_search.py --tunes DEV --chorales 10 --set transfer.search.fault_weights.parallels_melody_bass=4 --csv out.csv
 
 One setting per run (``--set`` as in `mst transfer`; several runs can share the two cores, each decodes on
 one thread): the soprano of each of the first ``--chorales`` validation chorales (phrase ends at their

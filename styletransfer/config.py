@@ -152,6 +152,20 @@ class SampleConfig(Section):
     seed: int
 
 
+class FaultWeightsConfig(Section):
+    """What each fault a theory teacher marks costs the search (transfer/search.py), per occurrence."""
+
+    _at = ("transfer", "search", "fault_weights")
+    parallels_melody_bass: float = Field(..., ge=0)
+    parallels_any_voices: float = Field(..., ge=0)
+    hidden_outer: float = Field(..., ge=0)
+    voice_crossing: float = Field(..., ge=0)
+    spacing: float = Field(..., ge=0)
+    no_bass: float = Field(..., ge=0)
+    strong_beat_dissonance: float = Field(..., ge=0)
+    unexplained_chromatic: float = Field(..., ge=0)
+
+
 class SearchConfig(Section):
     """The search over partial accompaniments (transfer/search.py): the batch is stopped every
     ``bars_per_step`` bars and resampled by the faults a theory teacher would mark."""
@@ -163,7 +177,8 @@ class SearchConfig(Section):
     rank_strength: float = Field(..., ge=0)  # what one fault costs in the final ranking
     cadence_bonus: float = Field(..., ge=0)  # final ranking: an authentic cadence onto the tonic at the end
     cadence_weight: float = Field(..., ge=0)  # an inner phrase end's cost: this x CADENCE_FAULTS[its cadence]
-    parallels_weight: float = Field(..., ge=0)  # a parallel fifth or octave between melody and bass, in faults
+    fault_weights: FaultWeightsConfig
+    final_tries: int = Field(..., ge=1, le=8)  # the last window sampled again while no candidate ends authentic
 
 
 class TransferConfig(Section):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from styletransfer.transfer.accompany import transfer
 from styletransfer.transfer.plan import MelodyPlan
 from styletransfer.transfer.rules import MelodyRules
-from styletransfer.transfer.search import Search, SearchRun
+from styletransfer.transfer.search import FAULT_WEIGHTS, Search, SearchRun
 from styletransfer.tokens.skyline import melody_base_ids
 from transfer_helpers import TPQ, check_guarantee, melodies, melody_score, one_thread, random_melody, tiny_model, tok  # noqa: F401  (fixtures)
 
@@ -128,7 +128,7 @@ def test_the_search_knows_where_cadences_are_due(tok):
 
 
 
-def test_a_parallel_against_the_melody_costs_parallels_weight(tok):
+def test_a_parallel_against_the_melody_costs_its_weight(tok):
     """C-D-E-F over C-D in octaves, then contrary motion: one parallel octave, counted at its weight; the
     same bass with B instead of D has none."""
     notes = [(0, 1, 72), (1, 2, 74), (2, 3, 76), (3, 4, 77)]
@@ -137,8 +137,32 @@ def test_a_parallel_against_the_melody_costs_parallels_weight(tok):
     mel = np.asarray(notes, float)
     parallel = np.asarray([(0, 1, 48), (1, 2, 50), (2, 3, 45), (3, 4, 50)], float)  # octaves C-D, then contrary
     contrary = np.asarray([(0, 1, 48), (1, 2, 47), (2, 3, 45), (3, 4, 50)], float)
-    costs = {w: SearchRun(Search(parallels_weight=w), plan, tok.grammar, 1.0, ((0.0, 4, 4),))._faults(mel, parallel)
-             for w in (1.0, 4.0)}
-    clean = SearchRun(Search(parallels_weight=4.0), plan, tok.grammar, 1.0, ((0.0, 4, 4),))._faults(mel, contrary)
+    def run(w: float) -> SearchRun:
+        return SearchRun(Search(fault_weights={**FAULT_WEIGHTS, "parallels_melody_bass": w}), plan, tok.grammar,
+                         1.0, ((0.0, 4, 4),))
+
+    costs = {w: run(w)._faults(mel, parallel) for w in (1.0, 4.0)}
+    clean = run(4.0)._faults(mel, contrary)
     assert costs[4.0] - costs[1.0] == pytest.approx(3.0)  # one parallel, three faults more
     assert clean < costs[1.0]
+
+
+def test_the_last_window_is_tried_again_while_no_candidate_ends_authentic(tok, model, monkeypatch):
+    """With no candidate ending V-I, the last window is sampled ``final_tries`` times and every try's
+    candidates are ranked together (each keeps the melody); once one ends V-I, no more tries."""
+    score, expected = random_melody(5, 8)
+    endings = []
+
+    def never_authentic(self, texture):
+        endings.append(texture)
+        return False
+
+    monkeypatch.setattr(SearchRun, "ends_authentic", never_authentic)
+    search = Search(bars_per_step=2, final_tries=3)
+    found = transfer(score, model, tok, candidates=4, seed=1, search=search)
+    assert len(endings) == 2 * 4  # tries 1 and 2 were checked; the third is the last
+    assert 4 < len(found) <= 12
+    for c in found:
+        check_guarantee(c.score, expected)
+    monkeypatch.setattr(SearchRun, "ends_authentic", lambda self, texture: True)
+    assert len(transfer(score, model, tok, candidates=4, seed=1, search=search)) <= 4

@@ -89,6 +89,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
     sampled: list[list[int]] = [[] for _ in range(n)]  # model ids
     ll_sum, n_scored = [0.0] * n, [0] * n
     i, window, stop_bar = 0, 0, n_bars
+    tries, tried = 1, []  # tries of the last window; the candidates of the earlier ones
     if redo is not None:  # the kept bars before the span are the texture written so far
         i, stop_bar = redo_span = plan_bars(melody_score, redo.first, redo.last, n_bars)
         kept_ids = kept_texture(redo.kept, tokenizer)
@@ -117,6 +118,9 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
                            [t for bar in bpe_per_bar(tokenizer, carried) for t in bar])
         constraint = MelodyConstraint(plan, states, window_end=window_end, hard_rules=hard_rules)
         constraint.budgets = [max(ctx - len(p), constraint.hurry_cost(st) + 8) for p, st in zip(prompts, states)]
+        if final and searching is not None:  # the rows as they were, for another try of the last window
+            before = ([list(row) for row in texture], [list(row) for row in tex_starts],
+                      [list(row) for row in sampled], list(ll_sum), list(n_scored), list(states))
         if not all(constraint.eos_ok(st) for st in states) or final:
             sample(model, prompts, max(constraint.budgets), temperature=temperature, top_k=top_k, top_p=top_p,
                    seed=seed * 1_000_003 + window, eos_id=eos, constraint=constraint)
@@ -134,6 +138,13 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
             tex_starts[r] += decode_base(grammar, new, states[r]).starts
             generated_ticks.append(len(tokens))
         states = constraint.states
+        if (final and searching is not None and tries < search.final_tries
+                and not any(searching.ends_authentic(t) for t in texture)):
+            # no candidate closes V-I: keep them all for the ranking, and sample the last window again
+            tried += list(zip(texture, sampled, ll_sum, n_scored))
+            texture, tex_starts, sampled, ll_sum, n_scored, states = before
+            tries, window = tries + 1, window + 1
+            continue
         if progress is not None:
             progress(e, n_bars)
         if final or e >= stop_bar:
@@ -155,6 +166,9 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         i, window = e, window + 1
 
     out = []
+    for row in tried:  # the earlier tries' candidates, after this try's
+        for rows, value in zip((texture, sampled, ll_sum, n_scored), row):
+            rows.append(value)
     rows = range(n) if searching is None else _distinct(sampled)  # resampled copies are one candidate
     bar_starts = score_bar_ticks(melody_score) + [2**62]
     for r in rows:

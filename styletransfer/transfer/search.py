@@ -11,13 +11,15 @@ copies of ones that did not, which the model then continues differently (each ro
 
 The model writes every note: the analysis only decides which of the model's own continuations survive,
 and at the end which candidate is kept (the usual ranking plus ``-strength * faults`` and a bonus for an
-authentic cadence at the end, ``eval/cadences.py``). This is SMC with the tempered, top-p model as the
+authentic cadence at the end, ``eval/cadences.py``). When no candidate of the batch ends with one, the
+last window is sampled again (``final_tries``) from the same rows, and every try's candidates are ranked
+together: the model gets more chances to close, nothing writes the cadence for it. This is SMC with the tempered, top-p model as the
 proposal and the potential ``exp(-strength * faults)``: the target is the model's distribution reweighted
 towards correct voice leading, not a set of rules.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,7 +32,7 @@ from ..keys import estimate_key, final_pitch
 from ..tokens.grammar import Grammar, decode_base
 from .plan import MelodyPlan
 
-# what a fault costs, per kind (the analysis' counts)
+# what a fault costs, per kind (the analysis' counts); the recipe's transfer.search.fault_weights by default
 FAULT_WEIGHTS = {"parallels_melody_bass": 1.0, "parallels_any_voices": 0.5, "hidden_outer": 0.25,
                  "voice_crossing": 0.25, "spacing": 0.25, "no_bass": 0.5, "strong_beat_dissonance": 0.5,
                  "unexplained_chromatic": 0.5}
@@ -45,15 +47,17 @@ class Search:
     when resampling; ``rank_strength``: what one fault costs in the final ranking (whose other terms are a
     mean log-likelihood per token and a consonance in [-1, 1]); ``cadence_bonus``: added to the final
     score for an authentic cadence onto the tonic at the end; ``cadence_weight``: what an inner phrase end
-    costs, times ``CADENCE_FAULTS`` of its cadence; ``parallels_weight``: what one parallel fifth or octave
-    between the melody and the bass costs, in faults (the fault a teacher marks first)."""
+    costs, times ``CADENCE_FAULTS`` of its cadence; ``fault_weights``: what one of each kind of fault costs
+    (``FAULT_WEIGHTS``' kinds); ``final_tries``: how many times the last window is sampled while no
+    candidate ends with an authentic cadence (every try's candidates are ranked together)."""
 
     bars_per_step: int = 1
     strength: float = 1.0
     rank_strength: float = 0.1
     cadence_bonus: float = 0.5
     cadence_weight: float = 1.0
-    parallels_weight: float = 1.0
+    fault_weights: dict[str, float] = field(default_factory=lambda: dict(FAULT_WEIGHTS))
+    final_tries: int = 1
 
     def stop(self, i: int, e: int) -> int:
         """Where the window starting at bar ``i`` stops sampling (``e``: where its prompt's melody ends)."""
@@ -100,8 +104,7 @@ class SearchRun:
         seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures, self.fermatas))
         counts = {**voice_leading_rates(mel, acc, self.beat, breaks=seams),
                   **dissonance_rates(mel, acc, self.beat, self.time_signatures, self.key)}
-        weights = {**FAULT_WEIGHTS, "parallels_melody_bass": self.search.parallels_weight}
-        faults = sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in weights.items())
+        faults = sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in self.search.fault_weights.items())
         return float(faults + self._cadence_faults(mel, acc))
 
     def _cadence_faults(self, mel: np.ndarray, acc: np.ndarray) -> float:
@@ -126,13 +129,17 @@ class SearchRun:
         self.row_faults = faults[keep]
         return keep
 
+    def ends_authentic(self, texture: list[int]) -> bool:
+        """Whether a finished candidate ends with an authentic cadence onto the tonic of the key it is in."""
+        return self._ends_authentic(*self.notes(texture))
+
     def _ends_authentic(self, mel: np.ndarray, acc: np.ndarray) -> bool:
         """Read as the teacher reads the whole piece (eval/theory.py): in the key of all its notes, which the
         accompaniment helps decide, not only the melody's (a chorale tune ending on the fifth of its tonic
         names the dominant)."""
         if not len(acc) or not len(mel):
             return False
-        key, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, None, None, figures=False)
+        key, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, self.fermatas, None, figures=False)
         return cadence_rates(cadences, home=key).get("final_authentic", 0.0) > 0
 
     def final_score(self, texture: list[int]) -> float:

@@ -183,7 +183,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         out.append(Candidate(score, mean_ll, penalty, mean_ll - penalty + harmony_weight * consonance + analysis,
                              n_acc, sampled[r], seed, consonance))
     out.sort(key=lambda c: -c.rank_score)
-    return out
+    return out[:n]  # the best n, over every try of the last window
 
 
 def _distinct(rows: list[list[int]]) -> list[int]:

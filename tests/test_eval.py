@@ -191,6 +191,23 @@ def test_benchmark_writes_every_system_and_keeps_every_melody(adapted_run, eval_
     assert_one_line_error(code, err, "exists", "--force")
 
 
+def test_benchmark_skip_runs_the_later_chorales_as_the_longer_run_does(adapted_run, eval_data, judge_dir, tmp_path,
+                                                                         capsys):
+    """--skip 1 --seed 1 --n 1 is the second chorale of a --n 2 run, output for output (halves side by side)."""
+    common = ["eval", "bach-chorales", "--base", adapted_run, "--style", "scarlatti", "--candidates", "2",
+              "--no-compare-styles", "--data", eval_data, "--judge", judge_dir, "--melodies", "none"]
+    whole, half = tmp_path / "whole.md", tmp_path / "half.md"
+    assert run_cli([*common, "--n", "2", "--out", whole], capsys)[0] == 0
+    assert run_cli([*common, "--n", "1", "--skip", "1", "--seed", "1", "--out", half], capsys)[0] == 0
+    rows = {name: pd.read_csv(path.with_suffix(".csv")) for name, path in (("whole", whole), ("half", half))}
+    second = rows["whole"][rows["whole"].piece == rows["whole"].piece.unique()[1]].reset_index(drop=True)
+    assert rows["half"].piece.nunique() == 1
+    pd.testing.assert_frame_equal(rows["half"].drop(columns=["p_real"]), second.drop(columns=["p_real"]))
+    assert "--n 1 --skip 1" in half.read_text()
+    code, _, err = run_cli([*common, "--skip", "99", "--out", tmp_path / "x.md"], capsys)
+    assert_one_line_error(code, err, "--skip")
+
+
 def test_benchmark_and_eval_transfer_bad_input_is_one_line(adapted_run, eval_data, judge_dir, tmp_path, capsys):
     code, _, err = run_cli(["eval", "bach-chorales", "--base", adapted_run, "--style", "chopin", "--data", eval_data,
                             "--judge", judge_dir, "--out", tmp_path / "x.md"], capsys)

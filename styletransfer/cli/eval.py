@@ -213,7 +213,7 @@ def eval_bach_chorales(
                                progress=step, compare_styles=compare_styles, outputs=outputs, real_judge_dir=real_judge,
                                skip=skip)
     seconds = time.perf_counter() - started
-    report = benchmark_markdown(result, n, style, candidates, seed, seconds, compare_styles)
+    report = benchmark_markdown(result, n, style, candidates, seed, seconds, compare_styles, skip)
     import pandas as pd
 
     rows = [dict(r, set="chorales") for r in result["chorales"]] + [dict(r, set="melodies") for r in result["melodies"]]

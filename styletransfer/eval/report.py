@@ -72,11 +72,12 @@ def perplexity_markdown(table) -> str:
 
 
 def benchmark_markdown(result: dict, n: int, style: str, candidates: int | None, seed: int, seconds: float,
-                       compare_styles: bool = True) -> str:
+                       compare_styles: bool = True, skip: int = 0) -> str:
     order = result["systems"]
     chorales = summary(result["chorales"], order)
     parts = [f"## Chorales: {result['composer']}, test split ({int(chorales['pieces'].max())} chorales)\n",
-             f"`mst eval bach-chorales --n {n} --style {style}{'' if candidates is None else f' --candidates {candidates}'} "
+             f"`mst eval bach-chorales --n {n}{f' --skip {skip}' if skip else ''} --style {style}"
+             f"{'' if candidates is None else f' --candidates {candidates}'} "
              f"--seed {seed}{'' if compare_styles else ' --no-compare-styles'}` "
              f"({seconds:.0f} s). P(style) is the judge's P({result['style_class']}).\n",
              markdown_table(chorales)]

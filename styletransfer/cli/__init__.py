@@ -41,9 +41,19 @@ def main(argv: list[str] | None = None) -> None:
         code = 2
     except SystemExit as exc:  # typer ends every command this way
         code = exc.code
+    _leave_process_group()
     if argv is None and int(os.environ.get("WORLD_SIZE", "1")) == 1 and isinstance(code, int):
         _exit_now(code)
     sys.exit(code)
+
+
+def _leave_process_group() -> None:
+    """Under torchrun, close the process group the Trainer opened before the interpreter ends: left to
+    exit, gloo's threads can abort a rank ("terminate called without an active exception") after
+    training has finished. torch is not imported for commands that never loaded it."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def _exit_now(code: int) -> None:

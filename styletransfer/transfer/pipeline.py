@@ -154,8 +154,8 @@ def decoding_threads(model):
 
 def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:
     """Semitones that move the melody's key (a melody ends on its tonic: ``keys.estimate_key``) to the
-    reference key (C major / A minor) the model was trained in, in the octave nearest ``melody_register``; 0 when it was trained in every key (data.key_normalize off) or
-    the settings say not to."""
+    reference key (C major / A minor) the model was trained in, in the octave nearest ``melody_register``;
+    0 when it was trained in every key (data.key_normalize off) or the settings say not to."""
     if not (settings.key_normalize and loaded.recipe.data.key_normalize):
         return 0
     notes = [note for track in melody.tracks for note in track.notes]

@@ -13,8 +13,8 @@ The model writes every note: the analysis only decides which of the model's own 
 and at the end which candidate is kept (the usual ranking plus ``-strength * faults`` and a bonus for an
 authentic cadence at the end, ``eval/cadences.py``). When no candidate of the batch ends with one, the
 last window is sampled again (``final_tries``) from the same rows, and every try's candidates are ranked
-together: the model gets more chances to close, nothing writes the cadence for it. This is SMC with the tempered, top-p model as the
-proposal and the potential ``exp(-strength * faults)``: the target is the model's distribution reweighted
+together: the model gets more chances to close, nothing writes the cadence for it. This is SMC with the
+tempered, top-p model as the proposal and the potential ``exp(-strength * faults)``: the target is the model's distribution reweighted
 towards correct voice leading, not a set of rules.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ import torch
 
 from styletransfer.model.build import build_model
 from styletransfer.config import ModelConfig
-from styletransfer.transfer.sampler import Constraint, _pick, sample
+from styletransfer.transfer.sampler import Constraint, PrefixCache, _pick, sample
 from bench.no_cache import sample_no_cache
 
 VOCAB, CTX = 64, 32
@@ -204,6 +204,63 @@ def test_eos_stops_each_row(arch):
     rows = sample(model, PROMPTS, 30, seed=0, eos_id=eos, constraint=constraint)
     assert [len(r) for r in rows] == [4, 6, 1] and constraint.calls == 6
     assert rows == sample_no_cache(model, PROMPTS, 30, seed=0, eos_id=eos, constraint=EosAt([3, 5, 0]))
+
+
+class EosAtThenGreedy(Recorder):
+    """Records the logits; row i emits eos at step stops[i], greedy before."""
+
+    def __init__(self, stops, eos):
+        super().__init__()
+        self.stops, self.eos = stops, eos
+
+    def select(self, logits, step, **_):
+        self.logits.append(logits.clone())
+        masked = logits.clone()
+        masked[:, self.eos] = float("-inf")
+        tokens = masked.argmax(-1)
+        for row, stop in enumerate(self.stops):
+            if step == stop:
+                tokens[row] = self.eos
+        return tokens
+
+
+def test_prefix_cache_continues_resampled_rows_as_a_fresh_prefill():
+    """The search's second call: rows reordered (one kept twice), each prompt = its first prompt + what it
+    wrote (eos dropped) + for one row two tokens more. Its logits are a fresh call's, and only the new
+    tokens are fed (the finished rows' eos and idle steps are not in the kept cache)."""
+    eos = 2
+    model = tiny_model("llama", context=48)
+    prompts = [[1, 5, 6, 7, 8], [1, 9, 9], [1, 40, 41, 12, 60, 61]]
+    prefix = PrefixCache()
+    first = sample(model, prompts, 12, eos_id=eos, constraint=EosAtThenGreedy([3, 11, 6], eos), prefix=prefix)
+    keep = [2, 0, 0]
+    prefix.select(keep)
+    second = [prompts[k] + [t for t in first[k] if t != eos] for k in keep]
+    second[1] += [30, 31]
+    lengths = []
+    hook = model.register_forward_pre_hook(lambda mod, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]),
+                                           with_kwargs=True)
+    try:
+        kept = EosAtThenGreedy([5, 9, 100], eos)
+        rows = sample(model, second, 10, eos_id=eos, constraint=kept, prefix=prefix)
+    finally:
+        hook.remove()
+    fresh = EosAtThenGreedy([5, 9, 100], eos)
+    assert rows == sample(model, second, 10, eos_id=eos, constraint=fresh)
+    assert lengths[0] == 3  # the last token of each row again, and row 1's two more
+    assert len(kept.logits) == 10
+    for step, (a, b) in enumerate(zip(kept.logits, fresh.logits)):
+        live = [r for r, stop in enumerate(kept.stops) if step <= stop]  # a finished row's logits are unused
+        assert torch.allclose(a[live], b[live], atol=1e-5)
+    # a third call whose prompt does not continue the cache falls back to a full prefill
+    lengths.clear()
+    hook = model.register_forward_pre_hook(lambda mod, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]),
+                                           with_kwargs=True)
+    try:
+        again = sample(model, [[1, 3, 3]] * 3, 4, top_k=1, prefix=prefix)
+    finally:
+        hook.remove()
+    assert lengths[0] == 3 and again == sample(model, [[1, 3, 3]] * 3, 4, top_k=1)
 
 
 def test_no_crash_past_context(arch):

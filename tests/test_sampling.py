@@ -7,7 +7,7 @@ import torch
 
 from styletransfer.model.build import build_model
 from styletransfer.config import ModelConfig
-from styletransfer.transfer.sampler import Constraint, PrefixCache, _pick, sample
+from styletransfer.transfer.sampler import Constraint, _pick, sample
 from bench.no_cache import sample_no_cache
 
 VOCAB, CTX = 64, 32
@@ -206,63 +206,6 @@ def test_eos_stops_each_row(arch):
     assert rows == sample_no_cache(model, PROMPTS, 30, seed=0, eos_id=eos, constraint=EosAt([3, 5, 0]))
 
 
-class EosAtThenGreedy(Recorder):
-    """Records the logits; row i emits eos at step stops[i], greedy before."""
-
-    def __init__(self, stops, eos):
-        super().__init__()
-        self.stops, self.eos = stops, eos
-
-    def select(self, logits, step, **_):
-        self.logits.append(logits.clone())
-        masked = logits.clone()
-        masked[:, self.eos] = float("-inf")
-        tokens = masked.argmax(-1)
-        for row, stop in enumerate(self.stops):
-            if step == stop:
-                tokens[row] = self.eos
-        return tokens
-
-
-def test_prefix_cache_continues_resampled_rows_as_a_fresh_prefill():
-    """The search's second call: rows reordered (one kept twice), each prompt = its first prompt + what it
-    wrote (eos dropped) + for one row two tokens more. Its logits are a fresh call's, and only the new
-    tokens are fed (the finished rows' eos and idle steps are not in the kept cache)."""
-    eos = 2
-    model = tiny_model("llama", context=48)
-    prompts = [[1, 5, 6, 7, 8], [1, 9, 9], [1, 40, 41, 12, 60, 61]]
-    prefix = PrefixCache()
-    first = sample(model, prompts, 12, eos_id=eos, constraint=EosAtThenGreedy([3, 11, 6], eos), prefix=prefix)
-    keep = [2, 0, 0]
-    prefix.select(keep)
-    second = [prompts[k] + [t for t in first[k] if t != eos] for k in keep]
-    second[1] += [30, 31]
-    lengths = []
-    hook = model.register_forward_pre_hook(lambda mod, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]),
-                                           with_kwargs=True)
-    try:
-        kept = EosAtThenGreedy([5, 9, 100], eos)
-        rows = sample(model, second, 10, eos_id=eos, constraint=kept, prefix=prefix)
-    finally:
-        hook.remove()
-    fresh = EosAtThenGreedy([5, 9, 100], eos)
-    assert rows == sample(model, second, 10, eos_id=eos, constraint=fresh)
-    assert lengths[0] == 3  # the last token of each row again, and row 1's two more
-    assert len(kept.logits) == 10
-    for step, (a, b) in enumerate(zip(kept.logits, fresh.logits)):
-        live = [r for r, stop in enumerate(kept.stops) if step <= stop]  # a finished row's logits are unused
-        assert torch.allclose(a[live], b[live], atol=1e-5)
-    # a third call whose prompt does not continue the cache falls back to a full prefill
-    lengths.clear()
-    hook = model.register_forward_pre_hook(lambda mod, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]),
-                                           with_kwargs=True)
-    try:
-        again = sample(model, [[1, 3, 3]] * 3, 4, top_k=1, prefix=prefix)
-    finally:
-        hook.remove()
-    assert lengths[0] == 3 and again == sample(model, [[1, 3, 3]] * 3, 4, top_k=1)
-
-
 def test_no_crash_past_context(arch):
     model = tiny_model(arch, context=16)
     long_prompt = [list(range(3, 23))] * 2  # longer than the context already
@@ -304,6 +247,26 @@ def test_unequal_prompt_lengths_are_left_padded(arch):
     assert [len(r) for r in sample(model, prompts, 40, seed=0)] == [40] * 3
     with pytest.raises(ValueError, match="equal length"):
         sample_no_cache(model, prompts, 3)
+
+
+def test_equal_prompts_are_prefilled_once(arch):
+    """Copies of a prompt (padded or not) are one row of the prefill; every row still samples as it would alone
+    (GPT-2: also its re-primes, whose windows are equal for equal rows)."""
+    model = tiny_model(arch, context=16)
+    for prompts in ([PROMPTS[0], PROMPTS[0], PROMPTS[2], PROMPTS[0]],
+                    [[1, 9], PROMPTS[1], [1, 9], PROMPTS[1], [1, 9]]):
+        batches = []
+        hook = model.register_forward_pre_hook(
+            lambda mod, args, kwargs: batches.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+        try:
+            together = sample(model, prompts, 8 if arch == "gpt2" else 30, top_k=1)
+        finally:
+            hook.remove()
+        assert batches[0] == (2, max(map(len, prompts)))  # two distinct prompts
+        assert all(b[0] == len(prompts) for b in batches[1:] if b[1] == 1)
+        assert together == [sample(model, [p], 8 if arch == "gpt2" else 30, top_k=1)[0] for p in prompts]
+    seeded = sample(model, [PROMPTS[0]] * 4, 12, seed=5, temperature=1.0)
+    assert len({tuple(r) for r in seeded}) > 1  # copies share the prefill, not their draws
 
 
 def test_peft_wrapped_model_samples_like_its_forward():

@@ -42,7 +42,7 @@ from .constraint import MelodyConstraint
 from .plan import MelodyPlan
 from .ranking import HARMONY_WEIGHT, Candidate, decode_candidate, melody_consonance
 from .redo import Redo, kept_texture, merge, plan_bars, replay
-from .sampler import PrefixCache, model_context, sample
+from .sampler import model_context, sample
 from .search import Search
 from .windows import bpe_per_bar, plan_window
 
@@ -102,34 +102,28 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         tex_starts = [list(kept_starts[:cut]) for _ in range(n)]
         tex_bar_len = [[len(b) for b in kept_bpe] for _ in range(n)]
         sampled = [[t for bar in kept_bpe for t in bar] for _ in range(n)]
-    planned, prompts = None, []  # the window (s, e) whose prompt the search's steps continue
-    prefix = PrefixCache() if search is not None else None
     while True:
-        if not (planned is not None and i < planned[1] and
-                max(map(len, prompts)) + sum(est[i:planned[1]]) <= ctx):  # else the steps go on in it
-            carried_len = [max(lengths[b] for lengths in tex_bar_len) for b in range(i)]
-            planned = s, e_prompt = plan_window(i, stop_bar, mel_len, carried_len, est, ctx)
-            melody_part = [t for bar in mel_bars[s:e_prompt] for t in bar]
-            prompts = []
-            for r in range(n):
-                first = bisect_left(tex_starts[r], plan.bar_ticks[s]) if s else 0
-                carried = plan.split_bars(texture[r][first:], tex_starts[r][first:], s, i)
-                prompts.append([bos, mel_tok] + melody_part + [tex_tok] +
-                               [t for bar in bpe_per_bar(tokenizer, carried) for t in bar])
-        # the prompt holds melody bars [s, e_prompt); the search stops sampling earlier, and its next step
-        # goes on from each row's prompt and what it wrote (the model sees one uninterrupted texture)
-        e = planned[1] if search is None else search.stop(i, planned[1])
+        carried_len = [max(lengths[b] for lengths in tex_bar_len) for b in range(i)]
+        s, e = plan_window(i, stop_bar, mel_len, carried_len, est, ctx)
+        melody_part = [t for bar in mel_bars[s:e] for t in bar]
+        if search is not None:  # the prompt still holds melody bars [s, e): sampling stops earlier
+            e = search.stop(i, e)
         final = e >= n_bars
         window_end = None if final else plan.bar_ticks[e]
+        prompts = []
+        for r in range(n):
+            first = bisect_left(tex_starts[r], plan.bar_ticks[s]) if s else 0
+            carried = plan.split_bars(texture[r][first:], tex_starts[r][first:], s, i)
+            prompts.append([bos, mel_tok] + melody_part + [tex_tok] +
+                           [t for bar in bpe_per_bar(tokenizer, carried) for t in bar])
         constraint = MelodyConstraint(plan, states, window_end=window_end, hard_rules=hard_rules)
         constraint.budgets = [max(ctx - len(p), constraint.hurry_cost(st) + 8) for p, st in zip(prompts, states)]
         if final and searching is not None:  # the rows as they were, for another try of the last window
             before = ([list(row) for row in texture], [list(row) for row in tex_starts],
-                      [list(row) for row in sampled], list(ll_sum), list(n_scored), list(states),
-                      [list(row) for row in prompts])
+                      [list(row) for row in sampled], list(ll_sum), list(n_scored), list(states))
         if not all(constraint.eos_ok(st) for st in states) or final:
             sample(model, prompts, max(constraint.budgets), temperature=temperature, top_k=top_k, top_p=top_p,
-                   seed=seed * 1_000_003 + window, eos_id=eos, constraint=constraint, prefix=prefix)
+                   seed=seed * 1_000_003 + window, eos_id=eos, constraint=constraint)
         ll = constraint.ll_sum.tolist() if constraint.ll_sum is not None else [0.0] * n
         generated_ticks = []
         for r in range(n):
@@ -139,7 +133,6 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
             ll_sum[r] += ll[r]
             n_scored[r] += len(constraint.tokens[r]) if final else len(tokens)
             sampled[r] += tokens
-            prompts[r] = prompts[r] + tokens
             new = [b for t in tokens for b in grammar.expansions[t]]
             texture[r] += new
             tex_starts[r] += decode_base(grammar, new, states[r]).starts
@@ -149,7 +142,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
                 and not any(searching.ends_authentic(t) for t in texture)):
             # no candidate closes V-I: keep them all for the ranking, and sample the last window again
             tried += list(zip(texture, sampled, ll_sum, n_scored))
-            texture, tex_starts, sampled, ll_sum, n_scored, states, prompts = before
+            texture, tex_starts, sampled, ll_sum, n_scored, states = before
             tries, window = tries + 1, window + 1
             continue
         if progress is not None:
@@ -167,9 +160,8 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         if search is not None:
             keep = searching.select(texture, seed * 1_000_003 + window)
             # copies: a row kept twice goes on as two rows, each extended in place by its own tokens
-            texture, tex_starts, tex_bar_len, sampled, prompts = (
-                [list(rows[k]) for k in keep] for rows in (texture, tex_starts, tex_bar_len, sampled, prompts))
-            prefix.select(keep)
+            texture, tex_starts, tex_bar_len, sampled = (
+                [list(rows[k]) for k in keep] for rows in (texture, tex_starts, tex_bar_len, sampled))
             states, ll_sum, n_scored = ([rows[k] for k in keep] for rows in (states, ll_sum, n_scored))
         i, window = e, window + 1
 

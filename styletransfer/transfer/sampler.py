@@ -14,12 +14,9 @@ Past the model's context:
 - Absolute-position models (GPT-2): when the window is full, the cache is rebuilt ("re-primed") from the
   last ``context // 2`` tokens at positions 0.., so one full forward every ``context // 2`` tokens.
 
-Between calls (``prefix=PrefixCache()``, RoPE models): the search stops the batch every few bars, resamples
-its rows and lets them go on with the same prompt plus what they wrote. The cache of the earlier call is
-kept, its rows gathered in the new order and compacted (finished rows' EOS and idle steps dropped, each
-row's tokens right-aligned, as left padding would place them), and only each row's new tokens are fed:
-every row goes on as if it had never stopped. A row whose prompt does not continue what is cached, or a
-cache that would not fit, falls back to a full prefill.
+Rows with the same prompt (N candidates of one prompt, the search's resampled copies of a row) are
+prefilled once, their cache copied to each: a prefill costs by distinct prompt, and every row's
+logits and cache are what its own prefill gives.
 
 Prompts of unequal lengths are left-padded; an attention mask hides the padding and positions start at
 each row's first real token, so a padded row samples as it would alone (up to float rounding). Exception:
@@ -92,103 +89,16 @@ class _RingCache(Cache):
     """KV cache of at most ``size`` tokens. Multi-token writes (prefill) only go into an empty cache."""
 
     def __init__(self, n_layers: int, size: int):
-        self.size, self.start, self.filled, self.wrapped = size, 0, 0, False
+        self.size, self.start, self.filled = size, 0, 0
         super().__init__(layers=[_RingLayer(self) for _ in range(n_layers)])
 
     def advance(self, n: int) -> None:
         """Called after each forward: the next write goes after the ``n`` tokens just written."""
-        self.wrapped = self.wrapped or self.start + n >= self.size
         self.start = (self.start + n) % self.size
         self.filled = min(self.filled + n, self.size)
 
     def clear(self) -> None:
         self.start = self.filled = 0
-        self.wrapped = False  # a slot was (or is about to be) overwritten: the cache is no prefix any more
-
-
-class PrefixCache:
-    """A batch's KV cache kept from one ``sample`` call to the next (see the module docstring).
-
-    ``select(rows)`` before the next call: its row r continues the cached row ``rows[r]``. What is kept:
-    the cache, which slots hold real tokens (``slots``), each row's next position and its cached tokens.
-    The last token of each row is dropped from the cache at the end of a call (its slot masked), so the
-    next call always feeds at least one token per row and gets the logits after it.
-    """
-
-    def __init__(self):
-        self.clear()
-
-    def clear(self) -> None:
-        self.cache, self.slots, self.positions, self.tokens, self.rows = None, None, None, [], None
-
-    def select(self, rows: list[int]) -> None:
-        rows = list(rows)
-        self.rows = rows if self.rows is None else [self.rows[r] for r in rows]
-
-    def suffixes(self, prompts: list[list[int]], ctx: int) -> list[list[int]] | None:
-        """Each prompt row's tokens after what its cached row holds; None when the cache cannot serve."""
-        if self.cache is None:
-            return None
-        rows = self.rows if self.rows is not None else list(range(len(self.tokens)))
-        if len(rows) != len(prompts):
-            return None
-        out = []
-        for r, prompt in zip(rows, prompts):
-            cached = self.tokens[r]
-            if len(cached) >= len(prompt) or prompt[: len(cached)] != cached:
-                return None
-            out.append(prompt[len(cached):])
-        held = self.slots[rows].sum(-1).max().item()
-        return out if held + max(len(x) for x in out) < ctx else None
-
-    def resume(self, model, suffixes: list[list[int]], ctx: int):
-        """Gather and compact the cached rows, feed the suffixes; (cache, slots, logits [B, V], positions [B, 1])."""
-        rows = torch.tensor(self.rows if self.rows is not None else range(len(self.tokens)), device=self.slots.device)
-        valid = self.slots[rows]
-        held = valid.sum(-1)
-        width = int(held.max())
-        # destination slot d of row b holds its j-th real token, j = d - (width - held_b): right-aligned
-        order = torch.argsort((~valid).to(torch.int8), dim=1, stable=True)  # real slots first, in time order
-        j = torch.arange(width, device=valid.device)[None] - (width - held)[:, None]
-        source = order.gather(1, j.clamp(0, ctx - 1))
-        cache = _RingCache(len(self.cache.layers), ctx)
-        for old, new in zip(self.cache.layers, cache.layers):
-            index = source[:, None, :, None]
-            keys = old.keys[rows].gather(2, index.expand(-1, old.keys.shape[1], -1, old.keys.shape[3]))
-            values = old.values[rows].gather(2, index.expand(-1, old.values.shape[1], -1, old.values.shape[3]))
-            new.lazy_initialization(keys, values)
-            new.keys[:, :, :width], new.values[:, :, :width] = keys, values
-        cache.advance(width)
-        slots = torch.zeros_like(valid)
-        slots[:, :width] = j >= 0
-        # the suffixes, left-padded: every row's last new token in the last column
-        batch, n = len(suffixes), max(len(x) for x in suffixes)
-        ids = torch.zeros(batch, n, dtype=torch.long, device=valid.device)
-        real = torch.zeros(batch, n, dtype=torch.bool, device=valid.device)
-        for b, x in enumerate(suffixes):
-            ids[b, n - len(x):] = torch.tensor(x, dtype=torch.long)
-            real[b, n - len(x):] = True
-        slots[:, width:width + n] = real
-        positions = self.positions[rows] + (real.long().cumsum(-1) - 1).clamp_min(0)
-        causal = torch.ones(n, width + n, dtype=torch.bool, device=valid.device).tril(width)
-        own = torch.zeros_like(causal)
-        own[:, width:] = torch.eye(n, dtype=torch.bool, device=valid.device)
-        attn = ((slots[:, None, : width + n] & causal) | own)[:, None]  # own slot: no query sees nothing
-        logits = model(input_ids=ids, position_ids=positions, attention_mask=attn, cache=cache,
-                       use_cache=True, logits_to_keep=1).logits
-        cache.advance(n)
-        return cache, slots, logits[:, -1].float(), positions[:, -1:] + 1
-
-    def keep(self, cache, slots, positions, tokens, last_slot) -> None:
-        """After a call: what is cached, less each row's last token (fed again by the next call)."""
-        if cache.wrapped:
-            self.clear()
-            return
-        rows = torch.arange(len(tokens), device=slots.device)
-        slots[rows, last_slot] = False
-        slots[:, cache.filled:] = False  # never written
-        self.cache, self.slots, self.positions, self.rows = cache, slots, positions - 1, None
-        self.tokens = [t[:-1] for t in tokens]
 
 
 def _pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen) -> torch.Tensor:
@@ -304,23 +214,19 @@ def sample(
     eos_id: int | None = None,
     constraint: Constraint | None = None,
     context: int | None = None,
-    prefix: PrefixCache | None = None,
 ) -> list[list[int]]:
     """Sample ``max_new_tokens`` after each prompt row, with a KV cache.
 
     Returns the new tokens per row; a row that produced ``eos_id`` ends with it (the rest is cut).
     ``top_k=1`` is greedy. ``seed`` makes a run reproducible (its own torch.Generator, global RNG untouched).
     ``context`` defaults to the model's own (max_position_embeddings / n_positions) and may only shrink it.
-    ``prefix`` keeps the cache for a later call that continues these rows (``PrefixCache``; RoPE models:
-    GPT-2's re-priming leaves nothing to keep, so there it is ignored).
     """
     with torch.inference_mode():
         return _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint,
-                       context, prefix)
+                       context)
 
 
-def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint, context,
-            prefix=None):
+def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint, context):
     device = _device(model)
     ids, pad = _as_batch(prompt_ids, device)
     batch, n_prompt = ids.shape
@@ -328,13 +234,6 @@ def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, 
         return [[] for _ in range(batch)]
     ctx = min(context or model_context(model), model_context(model))
     absolute = _uses_absolute_positions(model)
-    if absolute and prefix is not None:
-        prefix.clear()
-        prefix = None
-    if prefix is not None:  # which tokens each row's cache holds, to be kept for the next call
-        rows = ids.tolist() if pad is None else [r[-int(m.sum()):] for r, m in zip(ids.tolist(), pad)]
-        suffixes = prefix.suffixes(rows, ctx)
-        held = [list(r) for r in rows]
     gen = _generator(seed, device)
     out = torch.empty(batch, max_new_tokens, dtype=torch.long, device=device)
     done = torch.zeros(batch, dtype=torch.bool, device=device) if eos_id is not None else None
@@ -380,14 +279,7 @@ def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, 
         cache.advance(n)
         return logits, positions[:, -1:] + 1
 
-    if prefix is not None and suffixes is not None:
-        cache, slot_mask, logits, pos = prefix.resume(model, suffixes, ctx)
-    else:
-        if prefix is not None:
-            slot_mask = torch.ones(batch, ctx, dtype=torch.bool, device=device)
-        logits, pos = prefill(ids[:, -ctx:], None if pad is None else pad[:, -ctx:])
-    last_slot = torch.full((batch,), (cache.start - 1) % ctx, device=device)
-    fed = 0  # how many sampled tokens went into the cache
+    logits, pos = prefill(ids[:, -ctx:], None if pad is None else pad[:, -ctx:])
     for step in range(max_new_tokens):
         tok = _choose(logits, constraint, step, temperature, top_k, top_p, gen)
         if done is not None:
@@ -407,24 +299,10 @@ def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, 
                 continue
         attn = None
         if slot_mask is not None:
-            # a kept cache holds only real tokens: a finished row's eos and idle steps are masked out
-            real = ~done if prefix is not None and done is not None else True
-            slot_mask[:, cache.start] = real
+            slot_mask[:, cache.start] = True
             attn = slot_mask[:, None, None, : min(cache.filled + 1, ctx)]
         logits = model(input_ids=tok[:, None], position_ids=pos, attention_mask=attn, cache=cache,
                        use_cache=True).logits[:, -1].float()
-        if prefix is not None:
-            if done is not None:
-                last_slot = torch.where(done, last_slot, cache.start)
-                pos = pos + (~done)[:, None]  # idle steps take no position: the next real token gets it
-            else:
-                last_slot, pos = torch.full_like(last_slot, cache.start), pos + 1
-            fed = step + 1
-        else:
-            pos = pos + 1
         cache.advance(1)
-    if prefix is not None:
-        new = out[:, :fed].tolist()
-        prefix.keep(cache, slot_mask, pos, [h + [t for t in r if t != eos_id] for h, r in zip(held, new)],
-                    last_slot)
+        pos = pos + 1
     return _to_lists(out[:, : step + 1], eos_id)

@@ -172,3 +172,18 @@ def test_the_last_window_is_tried_again_while_no_candidate_ends_authentic(tok, m
     monkeypatch.setattr(SearchRun, "ends_authentic", lambda self, texture: True)
     transfer(score, model, tok, candidates=4, seed=1, search=search)
     assert not endings  # one ends V-I at the first try: no second
+
+
+def test_a_finished_texture_s_cadence_is_read_once(tok, monkeypatch):
+    """The retry check and the final ranking read a finished texture's last cadence once between them."""
+    score, _ = random_melody(4, 4)
+    plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+    run = SearchRun(Search(), plan, tok.grammar, 1.0, ((0.0, 4, 4),))
+    reads = []
+    monkeypatch.setattr(run, "_ends_authentic", lambda mel, acc: reads.append(len(acc)) or True)
+    texture = [b for b in plan.ids]  # the melody alone is a texture with no accompaniment
+    assert run.ends_authentic(texture) and run.final_score(texture) == pytest.approx(
+        -run.search.rank_strength * run.faults(texture) + run.search.cadence_bonus)
+    assert len(reads) == 1
+    run.ends_authentic(texture + [texture[-1]])
+    assert len(reads) == 2  # another texture is read anew

@@ -85,6 +85,7 @@ class SearchRun:
         ends = phrase_ends(melody, beat, time_signatures, fermatas)
         self.phrase_ends = monophonic(melody)[ends[:-1], 0] if len(ends) else np.zeros(0)  # the last: final_score
         self.row_faults: np.ndarray | None = None
+        self._authentic: dict[tuple[int, ...], bool] = {}  # finished textures' ends: the retry check and the ranking
 
     def notes(self, texture: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(melody, accompaniment) as (onset_q, end_q, pitch) rows, from the base ids written so far."""
@@ -131,7 +132,14 @@ class SearchRun:
 
     def ends_authentic(self, texture: list[int]) -> bool:
         """Whether a finished candidate ends with an authentic cadence onto the tonic of the key it is in."""
-        return self._ends_authentic(*self.notes(texture))
+        return self._end_is_authentic(texture)
+
+    def _end_is_authentic(self, texture: list[int], notes: tuple[np.ndarray, np.ndarray] | None = None) -> bool:
+        """``ends_authentic``, read once per texture (``notes``: its notes, when they are at hand)."""
+        key = tuple(texture)
+        if key not in self._authentic:
+            self._authentic[key] = self._ends_authentic(*(notes or self.notes(texture)))
+        return self._authentic[key]
 
     def _ends_authentic(self, mel: np.ndarray, acc: np.ndarray) -> bool:
         """Read as the teacher reads the whole piece (eval/theory.py): in the key of all its notes, which the
@@ -146,4 +154,4 @@ class SearchRun:
         """Added to a finished candidate's rank score: ``-rank_strength * faults``, and the cadence bonus."""
         mel, acc = self.notes(texture)
         score = -self.search.rank_strength * self._faults(mel, acc)
-        return score + (self.search.cadence_bonus if self._ends_authentic(mel, acc) else 0.0)
+        return score + (self.search.cadence_bonus if self._end_is_authentic(texture, (mel, acc)) else 0.0)

@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from styletransfer.data.catalog import load_catalog, select  # noqa: E402
 from styletransfer.data.melody_file import mark_fermatas, quiet_read_melody  # noqa: E402
+from styletransfer.eval.baselines import harmonize as rule_based_triads  # noqa: E402
 from styletransfer.eval.benchmark import corpus_fermatas, melody_files  # noqa: E402
+from styletransfer.eval.judge import StyleJudge  # noqa: E402
 from styletransfer.eval.theory import voice_leading_metrics  # noqa: E402
 from styletransfer.model.runs import resolve_base  # noqa: E402
 from styletransfer.transfer.pipeline import harmonize, load_style  # noqa: E402
@@ -33,7 +35,7 @@ from styletransfer.transfer.pipeline import harmonize, load_style  # noqa: E402
 BACH = "Johann Sebastian Bach"
 COLUMNS = {"parallels_melody_bass": "par. mel–bass", "parallels_any_voices": "par. any",
            "strong_beat_dissonance": "diss.", "unexplained_chromatic": "chrom.", "no_bass_rate": "no bass",
-           "authentic_cadence_rate": "auth. cad.", "final_authentic": "final auth."}
+           "voice_count": "not 4 parts", "authentic_cadence_rate": "auth. cad.", "final_authentic": "final auth."}
 
 
 def dev_melodies(chorales: int, tunes: Path | None) -> list[tuple[str, str, object, list[float] | None]]:
@@ -55,8 +57,11 @@ def main() -> None:
     parser.add_argument("--tunes", type=Path, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--csv", type=Path, default=None, help="every melody's numbers")
+    parser.add_argument("--judge", type=Path, default=ROOT / "runs" / "style-judge",
+                        help="the style judge (mst eval style-judge train): P(Bach), paired against the rule-based baseline")
     args = parser.parse_args()
 
+    judge = StyleJudge.load(args.judge) if args.judge.is_dir() else None
     loaded = load_style(resolve_base(None), "bach", overrides=args.overrides)
     rows = []
     for k, (group, name, melody, fermatas) in enumerate(dev_melodies(args.chorales, args.tunes)):
@@ -65,6 +70,8 @@ def main() -> None:
         batch = [voice_leading_metrics(c.score, melody, fermatas=fermatas) for c in found]
         row["fewest_parallels_in_batch"] = min(b["parallels_melody_bass_count"] for b in batch)
         row["any_final_authentic_in_batch"] = max(b["final_authentic"] for b in batch)
+        if judge is not None:
+            row["p_bach_minus_rule"] = judge.p(found[0].score, BACH) - judge.p(rule_based_triads(melody), BACH)
         rows.append(row)
         print(f"{group}: {name}: {row['parallels_melody_bass_count']:.0f} parallels "
               f"(batch's fewest {row['fewest_parallels_in_batch']:.0f}), final authentic {row['final_authentic']:.0f} "
@@ -74,12 +81,15 @@ def main() -> None:
     if args.csv is not None:
         table.to_csv(args.csv, index=False)
     print(f"settings: {' '.join(args.overrides) or 'the recipe'}")
-    print("| set | " + " | ".join(COLUMNS.values()) + " | parallels left / fewest in batch | final auth. in batch |")
-    print("|---|" + "---:|" * (len(COLUMNS) + 2))
+    paired = "p_bach_minus_rule" in table
+    print("| set | " + " | ".join(COLUMNS.values()) + " | parallels left / fewest in batch | final auth. in batch |"
+          + (" P(Bach) − rule |" if paired else ""))
+    print("|---|" + "---:|" * (len(COLUMNS) + 2 + paired))
     for group, part in table.groupby("set", sort=False):
         means = " | ".join(f"{part[c].mean():.2f}" for c in COLUMNS)
         print(f"| {group} ({len(part)}) | {means} | {part.parallels_melody_bass_count.sum():.0f} / "
-              f"{part.fewest_parallels_in_batch.sum():.0f} | {part.any_final_authentic_in_batch.mean():.2f} |")
+              f"{part.fewest_parallels_in_batch.sum():.0f} | {part.any_final_authentic_in_batch.mean():.2f} |"
+              + (f" {part.p_bach_minus_rule.mean():+.3f} ± {part.p_bach_minus_rule.sem():.3f} |" if paired else ""))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ METRICS = [
     ("voice_crossing", "voice crossing /100 moves"),
     ("spacing", "spacing > octave /100 beats"),
     ("no_bass_rate", "no real bass /100 beats"),
+    ("voice_count", "not in four parts /100 beats"),
     ("strong_beat_dissonance", "strong-beat dissonance /100 strong beats"),
     ("unexplained_chromatic", "unexplained chromatic /100 acc. notes"),
     ("authentic_cadence_rate", "authentic cadences /100 phrases"),

@@ -164,6 +164,7 @@ class FaultWeightsConfig(Section):
     no_bass: float = Field(..., ge=0)
     strong_beat_dissonance: float = Field(..., ge=0)
     unexplained_chromatic: float = Field(..., ge=0)
+    voice_count: float = Field(..., ge=0)
 
 
 class SearchConfig(Section):
@@ -179,6 +180,7 @@ class SearchConfig(Section):
     cadence_weight: float = Field(..., ge=0)  # an inner phrase end's cost: this x CADENCE_FAULTS[its cadence]
     fault_weights: FaultWeightsConfig
     final_tries: int = Field(..., ge=1, le=8)  # the last window sampled again while no candidate ends authentic
+    parts: int = Field(..., ge=1, le=16)  # the style's texture: a beat in more or fewer parts is a voice_count fault
 
 
 class TransferConfig(Section):

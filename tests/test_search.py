@@ -82,7 +82,7 @@ def test_resampling_follows_the_faults(tok, monkeypatch):
     plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
     run = SearchRun(Search(strength=10.0), plan, tok.grammar, 1.0, ((0.0, 4, 4),))
     faults = {0: 0.0, 1: 5.0, 2: 0.0, 3: 5.0}
-    monkeypatch.setattr(run, "faults", lambda texture: faults[texture[0]])
+    monkeypatch.setattr(run, "faults", lambda texture, written_to=None: faults[texture[0]])
     keep = run.select([[0], [1], [2], [3]], seed=0)
     assert sorted(set(keep)) == [0, 2] and len(keep) == 4
     # only the new faults count: the rows kept carry their faults, so equal new faults weigh equally
@@ -106,7 +106,8 @@ def test_search_lowers_the_faults_of_the_kept_candidate(tok, model):
 
 def test_the_search_knows_where_cadences_are_due(tok):
     """An inner phrase end costs nothing closed by V-I, more closed by V-vi; it is scored once the next
-    phrase has begun, and the last phrase is left to the final ranking."""
+    phrase has begun, or once a window has written its last note to the end, and the last phrase is left
+    to the final ranking."""
     # C major: E D C(half) | G F E D | C(whole): a phrase ends on the half note, the next starts at beat 4
     notes = [(0, 1, 64), (1, 2, 62), (2, 4, 60), (4, 5, 67), (5, 6, 65), (6, 7, 64), (7, 8, 62), (8, 12, 60)]
     score = melody_score([(int(a * TPQ), int((b - a) * TPQ), p, 80) for a, b, p in notes])
@@ -120,12 +121,32 @@ def test_the_search_knows_where_cadences_are_due(tok):
     assert run._cadence_faults(mel, authentic) == 0.0
     assert run._cadence_faults(mel, deceptive) == 0.5
     assert run._cadence_faults(mel[:3], deceptive) == 0.0  # the next phrase not begun: not yet due
+    # a window ending at beat 4 has written the half note C to its end: due, before the next phrase begins
+    assert run._cadence_faults(mel[:3], deceptive, written_to=4.0) == 0.5
+    assert run._cadence_faults(mel[:3], deceptive, written_to=3.0) == 0.0  # C held on past the window
     assert run._faults(mel, deceptive) > run._faults(mel, authentic)
     at_fermatas = SearchRun(Search(), plan, tok.grammar, 1.0, ((0.0, 4, 4),), fermatas=[1.0, 4.0])
     assert at_fermatas.phrase_ends.tolist() == [1.0, 4.0]  # a chorale's fermatas, not the half note
     heavier = SearchRun(Search(cadence_weight=3.0), plan, tok.grammar, 1.0, ((0.0, 4, 4),))
     assert heavier._cadence_faults(mel, deceptive) == 1.5 and heavier._cadence_faults(mel, authentic) == 0.0
 
+
+
+def test_a_beat_not_in_the_style_s_parts_costs_its_weight(tok):
+    """C5 over a four-part C major triad, then over five parts (the root doubled): one voice_count fault,
+    counted at its weight; with ``parts=5`` the first beat is the fault instead."""
+    notes = [(0, 1, 72), (1, 2, 72)]
+    score = melody_score([(int(a * TPQ), int((b - a) * TPQ), p, 80) for a, b, p in notes])
+    plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+    mel = np.asarray(notes, float)
+    acc = np.asarray([(0, 1, 48), (0, 1, 55), (0, 1, 64), (1, 2, 48), (1, 2, 55), (1, 2, 60), (1, 2, 64)], float)
+
+    def cost(w: float, parts: int = 4) -> float:
+        search = Search(fault_weights={**FAULT_WEIGHTS, "voice_count": w}, parts=parts)
+        return SearchRun(search, plan, tok.grammar, 1.0, ((0.0, 4, 4),))._faults(mel, acc)
+
+    assert cost(0.5) - cost(0.0) == pytest.approx(0.5)  # one beat in five parts
+    assert cost(2.0, parts=5) - cost(0.0, parts=5) == pytest.approx(2.0)  # one beat in four
 
 
 def test_a_parallel_against_the_melody_costs_its_weight(tok):

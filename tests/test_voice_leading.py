@@ -231,6 +231,18 @@ def test_beats_without_a_real_bass():
     assert r["no_bass_rate"] == 50
 
 
+def test_beats_not_in_four_parts():
+    # Beat 0: C5 / G4 E4 C3: four parts. Beat 1: C5 / G4 E4 C4 C3: five (a doubled root under the tune).
+    # Beat 2: C5 / G4 C3: three. Beat 3: C5 / C5 G4 E4 C3: the melody's pitch doubled is one part: four.
+    # Beat 4: no melody: not counted. Faults 2 of 4 counted beats: 50.
+    chords = [(72, [67, 64, 48]), (72, [67, 64, 60, 48]), (72, [67, 48]), (72, [72, 67, 64, 48]), (None, [48])]
+    r = rates(chords)
+    assert r["voice_count"] == 50 and r["voice_count_count"] == 2
+    # In three parts (parts=3) only beat 2 is right: faults 3 of 4.
+    mel, acc = progression(*chords)
+    assert voice_leading_rates(mel, acc, 1.0, parts=3)["voice_count"] == 75
+
+
 # -------------------------------------------------------------------------------------- dissonance
 
 

@@ -4,7 +4,8 @@
 (``metrics.split_melody``) and gathers
 
 - voice leading (``voice_leading``): ``parallels_melody_bass``, ``parallels_any_voices``,
-  ``hidden_outer``, ``voice_crossing``, ``spacing``, ``no_bass_rate``;
+  ``hidden_outer``, ``voice_crossing``, ``spacing``, ``no_bass_rate``, ``voice_count`` (beats not in four
+  parts);
 - the accompaniment against the melody and the key (``dissonance``): ``strong_beat_dissonance``,
   ``unexplained_chromatic``;
 - cadences (``cadences``): ``authentic_cadence_rate``, ``cadence_rate``, ``final_authentic``;

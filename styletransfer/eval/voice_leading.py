@@ -273,6 +273,14 @@ def no_bass(sample: BeatSample) -> tuple[np.ndarray, np.ndarray]:
     return counted, counted & ~low
 
 
+def voice_count_faults(sample: BeatSample, parts: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """(counted, fault) masks over beats. Counted: a melody note sounds. Fault: the texture (melody and
+    accompaniment, distinct pitches) is not in ``parts`` parts there: more (doubled chords, a thick
+    piano texture under a chorale tune) or fewer (a voice missing)."""
+    counted = ~np.isnan(sample.melody)
+    return counted, counted & ((~np.isnan(sample.all_pitches)).sum(axis=1) != parts)
+
+
 def _rate(count, total) -> float:
     return 100.0 * count / total if total else float("nan")
 
@@ -283,7 +291,7 @@ def _beat_moves(beats: BeatSample, upper: np.ndarray, lower: np.ndarray) -> int:
     return int((ok[:-1] & ok[1:]).sum()) if len(ok) > 1 else 0
 
 
-def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, breaks=None) -> dict:
+def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, breaks=None, parts: int = 4) -> dict:
     """Rates (per 100; ``nan`` when there is nothing to count) and counts of one harmonization.
 
     Motion is read note to note (the sample at every onset, so a passing note between two beats is a
@@ -302,6 +310,8 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     - ``voice_crossing``: voice pairs exchanging order, per 100 beat moves.
     - ``spacing``: beats with a spacing fault per 100 beats with three or more pitches (at beat onsets).
     - ``no_bass_rate``: beats without a real bass per 100 beats with a melody note (at beat onsets).
+    - ``voice_count``: beats not in ``parts`` parts (four: the chorale's texture) per 100 beats with a
+      melody note (at beat onsets).
     """
     mel = np.asarray(melody_notes, dtype=float).reshape(-1, 3)
     acc = np.asarray(accompaniment_notes, dtype=float).reshape(-1, 3)
@@ -318,6 +328,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     n_moves = int((sounding[:-1] & sounding[1:]).sum()) if len(sounding) > 1 else 0
     sp_counted, sp_fault = spacing_faults(bt)
     nb_counted, nb_fault = no_bass(bt)
+    vc_counted, vc_fault = voice_count_faults(bt, parts)
     par, hid = int(outer_par.sum()), int((outer.hidden & judged).sum())
     pan, cro = int((pm.parallels & judged[:, None]).sum()), int(pm.crossing.sum())
     return {
@@ -329,6 +340,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
         "voice_crossing": _rate(cro, n_moves),
         "spacing": _rate(sp_fault.sum(), sp_counted.sum()),
         "no_bass_rate": _rate(nb_fault.sum(), nb_counted.sum()),
+        "voice_count": _rate(vc_fault.sum(), vc_counted.sum()),
         "outer_moves": n_outer,
         "beat_moves": n_moves,
         "parallels_melody_bass_count": par,
@@ -337,5 +349,6 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
         "voice_crossing_count": cro,
         "spacing_count": int(sp_fault.sum()),
         "no_bass_count": int(nb_fault.sum()),
+        "voice_count_count": int(vc_fault.sum()),
         "beats": len(bt.times),
     }

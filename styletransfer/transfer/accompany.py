@@ -158,7 +158,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         rate = float(np.mean(generated_ticks)) / ticks
         est = est[:e] + [max(4.0, rate * bar_len[b]) for b in range(e, n_bars)]
         if search is not None:
-            keep = searching.select(texture, seed * 1_000_003 + window)
+            keep = searching.select(texture, seed * 1_000_003 + window, plan.bar_ticks[e] / grammar.tpq)
             # copies: a row kept twice goes on as two rows, each extended in place by its own tokens
             texture, tex_starts, tex_bar_len, sampled = (
                 [list(rows[k]) for k in keep] for rows in (texture, tex_starts, tex_bar_len, sampled))

@@ -3,9 +3,9 @@
 Best-of-N samples N accompaniments independently and keeps the best; a mistake in bar 2 stays in every
 candidate that made it. Here the batch of K candidates ("particles") is stopped every ``bars_per_step``
 bars; each is scored by what a theory teacher would mark in what it has written so far (parallel fifths and
-octaves against the melody and between voices, strong-beat dissonance, beats without a bass, chromatic
-notes no chord explains: eval/voice_leading.py, eval/dissonance.py; and, once a phrase of the melody has
-ended, how its cadence closes: eval/cadences.py), and the batch is resampled in proportion to
+octaves against the melody and between voices, strong-beat dissonance, beats without a bass or not in the
+style's number of parts, chromatic notes no chord explains: eval/voice_leading.py, eval/dissonance.py;
+and, once a phrase of the melody has ended, how its cadence closes: eval/cadences.py), and the batch is resampled in proportion to
 ``exp(-strength * new faults)``: candidates that just made a mistake tend to be replaced by
 copies of ones that did not, which the model then continues differently (each row draws its own tokens).
 
@@ -35,7 +35,7 @@ from .plan import MelodyPlan
 # what a fault costs, per kind (the analysis' counts); the recipe's transfer.search.fault_weights by default
 FAULT_WEIGHTS = {"parallels_melody_bass": 1.0, "parallels_any_voices": 0.5, "hidden_outer": 0.25,
                  "voice_crossing": 0.25, "spacing": 0.25, "no_bass": 0.5, "strong_beat_dissonance": 0.5,
-                 "unexplained_chromatic": 0.5}
+                 "unexplained_chromatic": 0.5, "voice_count": 0.0}
 # what a phrase end costs, by its cadence: the search knows where cadences are due (the melody's phrase ends,
 # eval/phrases.py) and prefers the model's continuations that close them; the final one is the ranking's bonus
 CADENCE_FAULTS = {"authentic": 0.0, "half": 0.5, "plagal": 0.5, "deceptive": 0.5, "none": 1.0}
@@ -49,7 +49,8 @@ class Search:
     score for an authentic cadence onto the tonic at the end; ``cadence_weight``: what an inner phrase end
     costs, times ``CADENCE_FAULTS`` of its cadence; ``fault_weights``: what one of each kind of fault costs
     (``FAULT_WEIGHTS``' kinds); ``final_tries``: how many times the last window is sampled while no
-    candidate ends with an authentic cadence (every try's candidates are ranked together)."""
+    candidate ends with an authentic cadence (every try's candidates are ranked together); ``parts``: how many parts the
+    style's texture has (the ``voice_count`` fault: a beat in more or fewer)."""
 
     bars_per_step: int = 1
     strength: float = 1.0
@@ -58,6 +59,7 @@ class Search:
     cadence_weight: float = 1.0
     fault_weights: dict[str, float] = field(default_factory=lambda: dict(FAULT_WEIGHTS))
     final_tries: int = 1
+    parts: int = 4
 
     def stop(self, i: int, e: int) -> int:
         """Where the window starting at bar ``i`` stops sampling (``e``: where its prompt's melody ends)."""
@@ -83,7 +85,9 @@ class SearchRun:
         tpq = grammar.tpq
         melody = np.asarray([(on / tpq, (on + d) / tpq, p) for on, p, _, _, d in plan.notes], float).reshape(-1, 3)
         ends = phrase_ends(melody, beat, time_signatures, fermatas)
-        self.phrase_ends = monophonic(melody)[ends[:-1], 0] if len(ends) else np.zeros(0)  # the last: final_score
+        line = monophonic(melody)
+        self.phrase_ends = line[ends[:-1], 0] if len(ends) else np.zeros(0)  # the last: final_score
+        self.phrase_end_notes_end = line[ends[:-1], 1] if len(ends) else np.zeros(0)  # when its cadence is written
         self.row_faults: np.ndarray | None = None
         self._authentic: dict[tuple[int, ...], bool] = {}  # finished textures' ends: the retry check and the ranking
 
@@ -95,32 +99,39 @@ class SearchRun:
             (mel if (on, p) in self.melody_keys else acc).append((on / tpq, (on + d) / tpq, p))
         return np.asarray(mel, float).reshape(-1, 3), np.asarray(acc, float).reshape(-1, 3)
 
-    def faults(self, texture: list[int]) -> float:
-        """The weighted count of the faults in what is written (partial or whole)."""
-        return self._faults(*self.notes(texture))
+    def faults(self, texture: list[int], written_to: float | None = None) -> float:
+        """The weighted count of the faults in what is written (partial or whole); ``written_to``: the
+        quarter where every row's texture is finished (a window's end), so that a cadence counts as soon
+        as its phrase's last note is accompanied."""
+        return self._faults(*self.notes(texture), written_to)
 
-    def _faults(self, mel: np.ndarray, acc: np.ndarray) -> float:
+    def _faults(self, mel: np.ndarray, acc: np.ndarray, written_to: float | None = None) -> float:
         if not len(acc) or not len(mel):
             return 0.0
         seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures, self.fermatas))
-        counts = {**voice_leading_rates(mel, acc, self.beat, breaks=seams),
+        counts = {**voice_leading_rates(mel, acc, self.beat, breaks=seams, parts=self.search.parts),
                   **dissonance_rates(mel, acc, self.beat, self.time_signatures, self.key)}
         faults = sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in self.search.fault_weights.items())
-        return float(faults + self._cadence_faults(mel, acc))
+        return float(faults + self._cadence_faults(mel, acc, written_to))
 
-    def _cadence_faults(self, mel: np.ndarray, acc: np.ndarray) -> float:
-        """``CADENCE_FAULTS`` summed over the melody's inner phrase ends that are written, with the next
-        phrase begun (so the cadence's last chord is whole)."""
-        done = self.phrase_ends[self.phrase_ends < mel[:, 0].max() - EPS]
+    def _cadence_faults(self, mel: np.ndarray, acc: np.ndarray, written_to: float | None = None) -> float:
+        """``CADENCE_FAULTS`` summed over the melody's inner phrase ends whose cadence is written: the
+        phrase's last note accompanied to its end (by ``written_to``), or, without it, the next phrase
+        begun. Read in the melody's key, or a closely related one (eval/cadences.py)."""
+        if written_to is not None:
+            done = self.phrase_ends[self.phrase_end_notes_end <= written_to + EPS]
+        else:
+            done = self.phrase_ends[self.phrase_ends < mel[:, 0].max() - EPS]
         if not len(done):
             return 0.0
         _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, done, self.key, figures=False)
         return self.search.cadence_weight * sum(CADENCE_FAULTS[c.kind] for c in cadences
                                                 if np.abs(done - c.end).min() < EPS)
 
-    def select(self, textures: list[list[int]], seed: int) -> list[int]:
-        """Which rows continue (systematic resampling by ``exp(-strength * new faults)``), in row order."""
-        faults = np.array([self.faults(t) for t in textures])
+    def select(self, textures: list[list[int]], seed: int, written_to: float | None = None) -> list[int]:
+        """Which rows continue (systematic resampling by ``exp(-strength * new faults)``), in row order;
+        ``written_to``: the quarter where the window just sampled ends (``faults``)."""
+        faults = np.array([self.faults(t, written_to) for t in textures])
         new = faults - (self.row_faults if self.row_faults is not None else 0.0)
         log_w = -self.search.strength * new
         w = np.exp(log_w - log_w.max())

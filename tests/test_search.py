@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from styletransfer.model.runs import SHIPPED, style_recipe
 from styletransfer.transfer.accompany import transfer
 from styletransfer.transfer.plan import MelodyPlan
 from styletransfer.transfer.rules import MelodyRules
@@ -147,6 +148,20 @@ def test_a_beat_not_in_the_style_s_parts_costs_its_weight(tok):
 
     assert cost(0.5) - cost(0.0) == pytest.approx(0.5)  # one beat in five parts
     assert cost(2.0, parts=5) - cost(0.0, parts=5) == pytest.approx(2.0)  # one beat in four
+
+
+def test_each_shipped_style_sets_its_own_texture():
+    """Four parts are Bach's chorales' texture, not every style's: only the Bach adapter's recipe weighs a
+    beat not in four parts; the default (the base, blends, a user's own adapter) leaves it out, and each
+    other shipped style names its own most common texture (the trecento set: two parts)."""
+    def search(slug=None):
+        return style_recipe(SHIPPED, [SHIPPED / "adapters" / slug] if slug else []).transfer.search
+
+    bach = search("johann-sebastian-bach")
+    assert bach.parts == 4 and bach.fault_weights.voice_count == 0.5
+    assert search().fault_weights.voice_count == 0.0
+    assert search("trecento-various").parts == 2 and search("trecento-various").fault_weights.voice_count == 0.0
+    assert search("giovanni-pierluigi-da-palestrina").fault_weights.voice_count == 0.0
 
 
 def test_a_parallel_against_the_melody_costs_its_weight(tok):

@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--csv", type=Path, default=None, help="every melody's numbers")
     parser.add_argument("--judge", type=Path, default=ROOT / "runs" / "style-judge",
-                        help="the style judge (mst eval style-judge train): P(Bach), paired against the rule-based baseline")
+                        help="the style judge (mst eval style-judge train): P(Bach), paired against the "
+                             "rule-based baseline")
     args = parser.parse_args()
 
     judge = StyleJudge.load(args.judge) if args.judge.is_dir() else None

@@ -5,9 +5,10 @@ candidate that made it. Here the batch of K candidates ("particles") is stopped 
 bars; each is scored by what a theory teacher would mark in what it has written so far (parallel fifths and
 octaves against the melody and between voices, strong-beat dissonance, beats without a bass or not in the
 style's number of parts, chromatic notes no chord explains: eval/voice_leading.py, eval/dissonance.py;
-and, once a phrase of the melody has ended, how its cadence closes: eval/cadences.py), and the batch is resampled in proportion to
-``exp(-strength * new faults)``: candidates that just made a mistake tend to be replaced by
-copies of ones that did not, which the model then continues differently (each row draws its own tokens).
+and, once a phrase of the melody has ended, how its cadence closes: eval/cadences.py), and the batch is
+resampled in proportion to ``exp(-strength * new faults)``: candidates that just made a mistake tend to be
+replaced by copies of ones that did not, which the model then continues differently (each row draws its
+own tokens).
 
 The model writes every note: the analysis only decides which of the model's own continuations survive,
 and at the end which candidate is kept (the usual ranking plus ``-strength * faults`` and a bonus for an
@@ -49,8 +50,8 @@ class Search:
     score for an authentic cadence onto the tonic at the end; ``cadence_weight``: what an inner phrase end
     costs, times ``CADENCE_FAULTS`` of its cadence; ``fault_weights``: what one of each kind of fault costs
     (``FAULT_WEIGHTS``' kinds); ``final_tries``: how many times the last window is sampled while no
-    candidate ends with an authentic cadence (every try's candidates are ranked together); ``parts``: how many parts the
-    style's texture has (the ``voice_count`` fault: a beat in more or fewer)."""
+    candidate ends with an authentic cadence (every try's candidates are ranked together); ``parts``: how
+    many parts the style's texture has (the ``voice_count`` fault: a beat in more or fewer)."""
 
     bars_per_step: int = 1
     strength: float = 1.0

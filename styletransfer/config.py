@@ -165,6 +165,8 @@ class FaultWeightsConfig(Section):
     strong_beat_dissonance: float = Field(..., ge=0)
     unexplained_chromatic: float = Field(..., ge=0)
     voice_count: float = Field(..., ge=0)
+    bass_repeat: float = Field(..., ge=0)
+    bass_leap: float = Field(..., ge=0)
 
 
 class SearchConfig(Section):
@@ -199,6 +201,8 @@ class TransferConfig(Section):
     key_normalize: bool
     # with key_normalize: of the key's octaves, the one that puts the melody's median pitch nearest this
     melody_register: int | None = Field(..., ge=0, le=127)
+    # what the model decodes in (transfer/runtime.py): auto = bfloat16 where the CPU (or GPU) has it natively
+    dtype: Literal["auto", "float32", "bfloat16"]
     search: SearchConfig
 
 

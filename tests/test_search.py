@@ -150,6 +150,23 @@ def test_a_beat_not_in_the_style_s_parts_costs_its_weight(tok):
     assert cost(2.0, parts=5) - cost(0.0, parts=5) == pytest.approx(2.0)  # one beat in four
 
 
+def test_a_static_or_leaping_bass_costs_its_weight(tok):
+    """C5 held over a bass C3, C3 again (a repeat), then C2 (an octave: allowed), then D3 (a leap of 14):
+    one bass_repeat and one bass_leap, each counted at its weight."""
+    notes = [(q, q + 1, 72) for q in range(4)]
+    score = melody_score([(int(a * TPQ), int((b - a) * TPQ), p, 80) for a, b, p in notes])
+    plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+    mel = np.asarray(notes, float)
+    acc = np.asarray([(0, 1, 48), (1, 2, 48), (2, 3, 36), (3, 4, 50)], float)
+
+    def cost(repeat: float = 0.0, leap: float = 0.0) -> float:
+        search = Search(fault_weights={**FAULT_WEIGHTS, "bass_repeat": repeat, "bass_leap": leap})
+        return SearchRun(search, plan, tok.grammar, 1.0, ((0.0, 4, 4),))._faults(mel, acc)
+
+    assert cost(repeat=0.5) - cost() == pytest.approx(0.5)
+    assert cost(leap=2.0) - cost() == pytest.approx(2.0)
+
+
 def test_each_shipped_style_sets_its_own_texture():
     """Four parts are Bach's chorales' texture, not every style's: only the Bach adapter's recipe weighs a
     beat not in four parts; the default (the base, blends, a user's own adapter) leaves it out, and each

@@ -243,6 +243,25 @@ def test_beats_not_in_four_parts():
     assert voice_leading_rates(mel, acc, 1.0, parts=3)["voice_count"] == 75
 
 
+
+def test_the_bass_line_repeats_and_leaps():
+    # Bass C3 struck, C3 struck again (a repeat), D3 (a step), held over the next beat (not struck: no move),
+    # then C2 (a leap of 14 > an octave), then G2 (a fourth). Bass moves: 4; 1 repeat, 1 leap: 25 each.
+    mel = np.array([[q, q + 1, 72] for q in range(6)], float)
+    acc = np.array([[0, 1, 48], [1, 2, 48], [2, 4, 50], [4, 5, 36], [5, 6, 43]], float)
+    r = voice_leading_rates(mel, acc, 1.0)
+    assert r["bass_moves"] == 4
+    assert r["bass_repeat"] == 25 and r["bass_repeat_count"] == 1
+    assert r["bass_leap"] == 25 and r["bass_leap_count"] == 1
+    # An exact octave is the widest a bass leaps (not a fault); a bass that walks by step repeats nothing.
+    walk = voice_leading_rates(mel[:3], np.array([[0, 1, 48], [1, 2, 36], [2, 3, 38]], float), 1.0)
+    assert walk["bass_leap_count"] == 0 and walk["bass_repeat_count"] == 0 and walk["bass_moves"] == 2
+    # The bass line is the lowest note: a repeated upper voice over a moving bass is no repeat.
+    upper = voice_leading_rates(mel[:2], np.array([[0, 1, 64], [1, 2, 64], [0, 1, 48], [1, 2, 47]], float), 1.0)
+    assert upper["bass_repeat_count"] == 0 and upper["bass_moves"] == 1
+    # No accompaniment: nothing to count.
+    assert math.isnan(voice_leading_rates(mel, np.zeros((0, 3)), 1.0)["bass_repeat"])
+
 # -------------------------------------------------------------------------------------- dissonance
 
 

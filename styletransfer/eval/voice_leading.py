@@ -273,6 +273,24 @@ def no_bass(sample: BeatSample) -> tuple[np.ndarray, np.ndarray]:
     return counted, counted & ~low
 
 
+def bass_line_faults(sample: BeatSample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(repeat, leap, times) over the bass line's moves, read as a line of its own: the lowest accompaniment
+    note, a new event wherever it is struck (``sample`` taken at every onset). A *repeat* strikes the pitch
+    just struck again (a static bass, where Bach's bass walks: 5 of 100 of his bass moves repeat); a *leap*
+    is wider than an octave, which the textbook's bass never makes (a leap that big is a missing bass as
+    often as a bad one). ``times``: the onsets of the arriving notes."""
+    acc = sample.acc
+    if not acc.shape[1] or not len(acc):
+        empty = np.zeros(0, bool)
+        return empty, empty, np.zeros(0)
+    lowest = np.maximum((~np.isnan(acc)).sum(axis=1) - 1, 0)
+    rows = np.arange(len(acc))
+    struck = ~np.isnan(acc[rows, lowest]) & sample.acc_attacked[rows, lowest]
+    line = acc[rows, lowest][struck]
+    step = np.abs(np.diff(line))
+    return step == 0, step > OCTAVE, sample.times[struck][1:]
+
+
 def voice_count_faults(sample: BeatSample, parts: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """(counted, fault) masks over beats. Counted: a melody note sounds. Fault: the texture (melody and
     accompaniment, distinct pitches) is not in ``parts`` parts there: more (doubled chords, a thick
@@ -312,6 +330,8 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     - ``no_bass_rate``: beats without a real bass per 100 beats with a melody note (at beat onsets).
     - ``voice_count``: beats not in ``parts`` parts (four: the chorale's texture) per 100 beats with a
       melody note (at beat onsets).
+    - ``bass_repeat`` / ``bass_leap``: the bass line striking its last pitch again / leaping more than an
+      octave, per 100 moves of the bass line (``bass_line_faults``; ``bass_moves`` counts them).
     """
     mel = np.asarray(melody_notes, dtype=float).reshape(-1, 3)
     acc = np.asarray(accompaniment_notes, dtype=float).reshape(-1, 3)
@@ -329,6 +349,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     sp_counted, sp_fault = spacing_faults(bt)
     nb_counted, nb_fault = no_bass(bt)
     vc_counted, vc_fault = voice_count_faults(bt, parts)
+    b_repeat, b_leap, _ = bass_line_faults(sl)
     par, hid = int(outer_par.sum()), int((outer.hidden & judged).sum())
     pan, cro = int((pm.parallels & judged[:, None]).sum()), int(pm.crossing.sum())
     return {
@@ -341,7 +362,10 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
         "spacing": _rate(sp_fault.sum(), sp_counted.sum()),
         "no_bass_rate": _rate(nb_fault.sum(), nb_counted.sum()),
         "voice_count": _rate(vc_fault.sum(), vc_counted.sum()),
+        "bass_repeat": _rate(b_repeat.sum(), len(b_repeat)),
+        "bass_leap": _rate(b_leap.sum(), len(b_leap)),
         "outer_moves": n_outer,
+        "bass_moves": len(b_repeat),
         "beat_moves": n_moves,
         "parallels_melody_bass_count": par,
         "parallels_any_voices_count": pan,
@@ -350,5 +374,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
         "spacing_count": int(sp_fault.sum()),
         "no_bass_count": int(nb_fault.sum()),
         "voice_count_count": int(vc_fault.sum()),
+        "bass_repeat_count": int(b_repeat.sum()),
+        "bass_leap_count": int(b_leap.sum()),
         "beats": len(bt.times),
     }

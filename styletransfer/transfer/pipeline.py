@@ -6,7 +6,7 @@ evaluation calls its two inner steps, ``load_style`` and ``harmonize``, once per
     request  ->  check every input and output name (nothing is loaded or written on a mistake)
              ->  read the melody file                      data/melody_file.py
              ->  load the base model + style adapter(s)    model/adapters.py
-             ->  sample candidates under the constraint    transfer/accompany.py (one thread on CPU)
+             ->  sample candidates under the constraint    transfer/accompany.py (on the free cores: runtime.py)
              ->  rank them, write the best                 transfer/ranking.py
              ->  piano roll, score (MusicXML + SVG), WAV   render/
 """
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from symusic import Score
 from transformers.utils import logging as hf_logging
 
@@ -42,6 +40,7 @@ from ..render.score import write_score
 from .accompany import transfer as accompany
 from .ranking import Candidate
 from .redo import Redo, parse_span, read_kept
+from .runtime import decoding_dtype, decoding_threads
 from .search import Search
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -133,23 +132,8 @@ def load_style(base: str | Path | None, style: str, overrides: list[str] | None 
     recipe = recipe or style_recipe(base_dir, [folder for folder, _ in adapters], overrides)  # a bad --set fails here
     hf_logging.disable_progress_bar()  # the weight-loading bar of a 20 MB model is noise
     model, tokenizer = load_with_adapters(base_dir, adapters)
+    model = model.to(decoding_dtype(recipe.transfer.dtype, next(model.parameters()).device))  # merged in float32
     return LoadedStyle(model, tokenizer, base_dir, parsed, style_label(parsed, adapters), recipe)
-
-
-@contextmanager
-def decoding_threads(model):
-    """One torch thread while decoding on CPU, restored after.
-
-    One token at a time for a batch of 8 is a string of tiny matmuls: on CPU one thread is as fast, and
-    far faster when the other cores are busy (the shipped model on Happy Birthday, 2 busy cores: 8.6 s
-    with one thread, 50 s with two, whose OpenMP barriers wait on descheduled threads)."""
-    threads = torch.get_num_threads()
-    if next(model.parameters()).device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:

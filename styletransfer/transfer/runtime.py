@@ -1,0 +1,85 @@
+"""How the model runs while it decodes on the CPU: on the cores that are free, in bfloat16 where the CPU
+computes it natively.
+
+Threads: one token at a time for a batch of 32 is a string of tiny matmuls, which two threads still speed up
+(Happy Birthday: 1.3x on this 2-core machine when it is idle) as long as OpenMP's threads spin between them.
+When another job holds a core, the spinning thread waits on a descheduled one and decoding gets 2.4x slower
+than on one thread (and a passive wait policy loses the gain when idle). So the decoder takes the cores that
+other processes left idle over the last 50 ms, at most ``MAX_DECODE_THREADS``: two side-by-side benchmark
+processes each decode on one thread, a lone ``mst transfer`` on two. Threads never change a note: the same seed writes
+the same texture on one thread or two (tests/test_runtime.py).
+
+bfloat16 (``transfer.dtype``): the weights, activations and KV cache in half the bytes; 1.2x faster decoding
+here (AVX512-BF16). ``auto`` takes it only where the CPU has native bfloat16 (AVX512-BF16 or AMX; elsewhere
+a bfloat16 matmul is emulated and slower than float32), so what a seed writes depends on the CPU's kind.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+MAX_DECODE_THREADS = 2  # measured on 2 cores; beyond that the tiny matmuls' barriers are untested
+SAMPLE_SECONDS = 0.05  # how long the other processes' CPU use is watched before decoding
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def _cpu_ticks() -> tuple[int, int, int]:
+    """(busy ticks of every CPU, all ticks, this process's own ticks) so far, from /proc (Linux)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()  # utime and stime: fields 14 and 15
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks), int(own[11]) + int(own[12])
+
+
+def free_cores(window: float = SAMPLE_SECONDS) -> int:
+    """Cores this process may use that other processes leave idle (at least 1): what they used over a short
+    ``window`` (Linux), else the one-minute load average (which also counts this process's own recent work)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        usable = os.cpu_count() or 1
+    cores = os.cpu_count() or usable
+    try:
+        busy0, total0, own0 = _cpu_ticks()
+        time.sleep(window)
+        busy1, total1, own1 = _cpu_ticks()
+        others = max(0, (busy1 - busy0) - (own1 - own0)) / max(1, total1 - total0) * cores
+    except (OSError, ValueError, IndexError):
+        try:
+            others = os.getloadavg()[0]
+        except (AttributeError, OSError):  # no load average (Windows): assume the machine is shared
+            return 1
+    return max(1, min(usable, cores - math.floor(others + 0.5)))  # a core half used by others is busy
+
+
+@contextmanager
+def decoding_threads(model):
+    """Decode on the free cores (at most ``MAX_DECODE_THREADS``) when the model is on the CPU; the thread
+    count is restored after."""
+    threads = torch.get_num_threads()
+    if next(model.parameters()).device.type == "cpu":
+        torch.set_num_threads(max(1, min(free_cores(), MAX_DECODE_THREADS, threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 matmuls natively (AVX512-BF16 or AMX tiles)."""
+    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(probe is not None and bool(probe()) for probe in probes)
+
+
+def decoding_dtype(setting: str, device: torch.device | str = "cpu") -> torch.dtype:
+    """The dtype the model decodes in: ``transfer.dtype`` (``auto``: bfloat16 on a CPU with native
+    bfloat16 or a GPU that has it, else float32)."""
+    if setting != "auto":
+        return DTYPES[setting]
+    if torch.device(device).type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if native_bfloat16() else torch.float32

@@ -1,0 +1,76 @@
+"""How the decoder runs on the CPU (transfer/runtime.py): float32 or bfloat16, one thread or two, measured side
+by side on one melody with the transfer's default settings.
+
+    python bench/runtime.py [--melody data/melodies/happy_birthday.mid] [--base DIR] [--style bach] [--repeat 3]
+
+One model load; each variant harmonizes the melody ``--repeat`` times, the variants alternating so that a
+busy machine disturbs them alike; each variant's best time counts, and the ratio is its time over float32 on
+one thread (the decoder before transfer/runtime.py). Threads are forced here, whatever the free cores: on a
+busy machine the two-thread rows are slow, which is why the transfer counts the free cores first. It also
+says whether one and two threads wrote the same notes (they should: threads split work, not sums).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from styletransfer.data.melody_file import quiet_read_melody  # noqa: E402
+from styletransfer.transfer import pipeline  # noqa: E402
+
+
+def forced_threads(n: int):
+    @contextmanager
+    def threads(model):
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+    return threads
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--melody", type=Path, default=ROOT / "data/melodies/happy_birthday.mid")
+    ap.add_argument("--base", default=None, help="a run folder (default: runs/base, else the shipped model)")
+    ap.add_argument("--style", default="bach")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    melody = quiet_read_melody(args.melody)
+    loaded = pipeline.load_style(args.base, args.style, overrides=["transfer.dtype=float32"])
+    as_bf16 = dataclasses.replace(loaded, model=copy.deepcopy(loaded.model).to(torch.bfloat16))
+    variants = [("float32, 1 thread", loaded, 1), ("float32, 2 threads", loaded, 2),
+                ("bfloat16, 1 thread", as_bf16, 1), ("bfloat16, 2 threads", as_bf16, 2)]
+    best = {label: float("inf") for label, _, _ in variants}
+    notes = {}
+    for _ in range(args.repeat):
+        for label, style, threads in variants:
+            pipeline.decoding_threads = forced_threads(threads)
+            started = time.perf_counter()
+            found = pipeline.harmonize(melody, style, seed=0)
+            best[label] = min(best[label], time.perf_counter() - started)
+            notes[label] = found[0].texture_ids
+    reference = best[variants[0][0]]
+    print(f"{args.melody.name}, {loaded.label}, best of {args.repeat} (harmonize only; model loaded once)")
+    for label, _, _ in variants:
+        print(f"  {label:<22} {best[label]:6.2f} s   {best[label] / reference:5.2f}x float32 on 1 thread")
+    for dtype in ("float32", "bfloat16"):
+        same = notes[f"{dtype}, 1 thread"] == notes[f"{dtype}, 2 threads"]
+        print(f"  {dtype}: 1 and 2 threads wrote {'the same notes' if same else 'DIFFERENT notes'}")
+
+
+if __name__ == "__main__":
+    main()

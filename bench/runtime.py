@@ -11,11 +11,9 @@ says whether one and two threads wrote the same notes (they should: threads spli
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import sys
-import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from styletransfer.data.melody_file import quiet_read_melody  # noqa: E402
 from styletransfer.transfer import pipeline  # noqa: E402
+from harmonize_timing import best_times, parse_args  # noqa: E402
 
 
 def forced_threads(n: int):
@@ -42,27 +41,20 @@ def forced_threads(n: int):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--melody", type=Path, default=ROOT / "data/melodies/happy_birthday.mid")
-    ap.add_argument("--base", default=None, help="a run folder (default: runs/base, else the shipped model)")
-    ap.add_argument("--style", default="bach")
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = parse_args(__doc__)
     warnings.filterwarnings("ignore")
     melody = quiet_read_melody(args.melody)
     loaded = pipeline.load_style(args.base, args.style, overrides=["transfer.dtype=float32"])
     as_bf16 = dataclasses.replace(loaded, model=copy.deepcopy(loaded.model).to(torch.bfloat16))
     variants = [("float32, 1 thread", loaded, 1), ("float32, 2 threads", loaded, 2),
                 ("bfloat16, 1 thread", as_bf16, 1), ("bfloat16, 2 threads", as_bf16, 2)]
-    best = {label: float("inf") for label, _, _ in variants}
-    notes = {}
-    for _ in range(args.repeat):
-        for label, style, threads in variants:
-            pipeline.decoding_threads = forced_threads(threads)
-            started = time.perf_counter()
-            found = pipeline.harmonize(melody, style, seed=0)
-            best[label] = min(best[label], time.perf_counter() - started)
-            notes[label] = found[0].texture_ids
+
+    def run(style, threads: int):
+        pipeline.decoding_threads = forced_threads(threads)
+        return pipeline.harmonize(melody, style, seed=0)[0].texture_ids
+
+    best, notes = best_times([(label, lambda s=style, t=threads: run(s, t)) for label, style, threads in variants],
+                             args.repeat)
     reference = best[variants[0][0]]
     print(f"{args.melody.name}, {loaded.label}, best of {args.repeat} (harmonize only; model loaded once)")
     for label, _, _ in variants:
@@ -70,7 +62,6 @@ def main() -> None:
     for dtype in ("float32", "bfloat16"):
         same = notes[f"{dtype}, 1 thread"] == notes[f"{dtype}, 2 threads"]
         print(f"  {dtype}: 1 and 2 threads wrote {'the same notes' if same else 'DIFFERENT notes'}")
-
 
 if __name__ == "__main__":
     main()

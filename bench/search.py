@@ -9,9 +9,7 @@ over best-of-8's. Seeds are fixed: every repeat of a variant writes the same not
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from styletransfer.data.melody_file import quiet_read_melody  # noqa: E402
 from styletransfer.transfer.pipeline import harmonize, load_style  # noqa: E402
+from harmonize_timing import best_times, parse_args  # noqa: E402
 
 
 def variants(settings):
@@ -33,27 +32,17 @@ def variants(settings):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--melody", type=Path, default=ROOT / "data/melodies/happy_birthday.mid")
-    ap.add_argument("--base", default=None, help="a run folder (default: runs/base, else the shipped model)")
-    ap.add_argument("--style", default="bach")
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = parse_args(__doc__)
     warnings.filterwarnings("ignore")
     melody = quiet_read_melody(args.melody)
     loaded = load_style(args.base, args.style)
     runs = variants(loaded.recipe.transfer)
-    best = {label: float("inf") for label, _ in runs}
-    for _ in range(args.repeat):
-        for label, settings in runs:
-            started = time.perf_counter()
-            harmonize(melody, loaded, seed=0, settings=settings)
-            best[label] = min(best[label], time.perf_counter() - started)
+    best, _ = best_times([(label, lambda s=settings: harmonize(melody, loaded, seed=0, settings=s))
+                          for label, settings in runs], args.repeat)
     reference = best[runs[-1][0]]
     print(f"{args.melody.name}, {loaded.label}, best of {args.repeat} (harmonize only; model loaded once)")
     for label, _ in runs:
         print(f"  {label:<36} {best[label]:6.2f} s   {best[label] / reference:5.2f}x best-of-8")
-
 
 if __name__ == "__main__":
     main()

@@ -63,5 +63,6 @@ def main() -> None:
         same = notes[f"{dtype}, 1 thread"] == notes[f"{dtype}, 2 threads"]
         print(f"  {dtype}: 1 and 2 threads wrote {'the same notes' if same else 'DIFFERENT notes'}")
 
+
 if __name__ == "__main__":
     main()

@@ -44,5 +44,6 @@ def main() -> None:
     for label, _ in runs:
         print(f"  {label:<36} {best[label]:6.2f} s   {best[label] / reference:5.2f}x best-of-8")
 
+
 if __name__ == "__main__":
     main()

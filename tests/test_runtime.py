@@ -55,6 +55,10 @@ def test_decoding_threads_take_the_free_cores_and_restore(monkeypatch, tok):
             with runtime.decoding_threads(model):
                 assert torch.get_num_threads() == expected
             assert torch.get_num_threads() == 4
+        torch.set_num_threads(1)  # one thread allowed: nothing to choose, so no 50 ms look at the machine
+        monkeypatch.setattr(runtime, "free_cores", lambda: pytest.fail("free_cores called with one thread"))
+        with runtime.decoding_threads(model):
+            assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 

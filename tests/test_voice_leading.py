@@ -243,7 +243,6 @@ def test_beats_not_in_four_parts():
     assert voice_leading_rates(mel, acc, 1.0, parts=3)["voice_count"] == 75
 
 
-
 def test_the_bass_line_repeats_and_leaps():
     # Bass C3 struck, C3 struck again (a repeat), D3 (a step), held over the next beat (not struck: no move),
     # then C2 (a leap of 14 > an octave), then G2 (a fourth). Bass moves: 4; 1 repeat, 1 leap: 25 each.
@@ -261,6 +260,7 @@ def test_the_bass_line_repeats_and_leaps():
     assert upper["bass_repeat_count"] == 0 and upper["bass_moves"] == 1
     # No accompaniment: nothing to count.
     assert math.isnan(voice_leading_rates(mel, np.zeros((0, 3)), 1.0)["bass_repeat"])
+
 
 # -------------------------------------------------------------------------------------- dissonance
 

@@ -273,22 +273,22 @@ def no_bass(sample: BeatSample) -> tuple[np.ndarray, np.ndarray]:
     return counted, counted & ~low
 
 
-def bass_line_faults(sample: BeatSample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(repeat, leap, times) over the bass line's moves, read as a line of its own: the lowest accompaniment
+def bass_line_faults(sample: BeatSample) -> tuple[np.ndarray, np.ndarray]:
+    """(repeat, leap) over the bass line's moves, read as a line of its own: the lowest accompaniment
     note, a new event wherever it is struck (``sample`` taken at every onset). A *repeat* strikes the pitch
     just struck again (a static bass, where Bach's bass walks: 5 of 100 of his bass moves repeat); a *leap*
     is wider than an octave, which the textbook's bass never makes (a leap that big is a missing bass as
-    often as a bad one). ``times``: the onsets of the arriving notes."""
+    often as a bad one)."""
     acc = sample.acc
     if not acc.shape[1] or not len(acc):
         empty = np.zeros(0, bool)
-        return empty, empty, np.zeros(0)
+        return empty, empty
     lowest = np.maximum((~np.isnan(acc)).sum(axis=1) - 1, 0)
     rows = np.arange(len(acc))
     struck = ~np.isnan(acc[rows, lowest]) & sample.acc_attacked[rows, lowest]
     line = acc[rows, lowest][struck]
     step = np.abs(np.diff(line))
-    return step == 0, step > OCTAVE, sample.times[struck][1:]
+    return step == 0, step > OCTAVE
 
 
 def voice_count_faults(sample: BeatSample, parts: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -349,7 +349,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     sp_counted, sp_fault = spacing_faults(bt)
     nb_counted, nb_fault = no_bass(bt)
     vc_counted, vc_fault = voice_count_faults(bt, parts)
-    b_repeat, b_leap, _ = bass_line_faults(sl)
+    b_repeat, b_leap = bass_line_faults(sl)
     par, hid = int(outer_par.sum()), int((outer.hidden & judged).sum())
     pan, cro = int((pm.parallels & judged[:, None]).sum()), int(pm.crossing.sum())
     return {

@@ -61,8 +61,10 @@ def decoding_threads(model):
     """Decode on the free cores (at most ``MAX_DECODE_THREADS``) when the model is on the CPU; the thread
     count is restored after."""
     threads = torch.get_num_threads()
+    wanted = min(MAX_DECODE_THREADS, threads)
     if next(model.parameters()).device.type == "cpu":
-        torch.set_num_threads(max(1, min(free_cores(), MAX_DECODE_THREADS, threads)))
+        # the 50 ms look at the other processes only when there is a choice to make
+        torch.set_num_threads(max(1, min(free_cores(), wanted)) if wanted > 1 else 1)
     try:
         yield
     finally:

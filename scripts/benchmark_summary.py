@@ -16,6 +16,7 @@ import pandas as pd
 COLUMNS = [("parallels_melody_bass", "par. melody–bass", 2), ("parallels_any_voices", "par. any voices", 1),
            ("strong_beat_dissonance", "strong-beat dissonance", 1), ("unexplained_chromatic", "unexplained chromatic", 2),
            ("no_bass_rate", "no bass", 1), ("voice_count", "not in 4 parts", 1),
+           ("voice_count_time", "time not in 4 parts", 1),
            ("bass_repeat", "bass repeats", 1), ("bass_leap", "bass leaps > 8ve", 1),
            ("authentic_cadence_rate", "authentic cadences", 0),
            ("final_authentic", "final authentic", 2), ("p_style", "P(Bach)", 3), ("p_real", "P(real)", 3)]

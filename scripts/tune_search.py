@@ -35,7 +35,8 @@ from styletransfer.transfer.pipeline import harmonize, load_style  # noqa: E402
 BACH = "Johann Sebastian Bach"
 COLUMNS = {"parallels_melody_bass": "par. mel–bass", "parallels_any_voices": "par. any",
            "strong_beat_dissonance": "diss.", "unexplained_chromatic": "chrom.", "no_bass_rate": "no bass",
-           "voice_count": "not 4 parts", "bass_repeat": "bass rep.", "bass_leap": "bass leap",
+           "voice_count": "not 4 parts", "voice_count_time": "time not 4",
+           "bass_repeat": "bass rep.", "bass_leap": "bass leap",
            "authentic_cadence_rate": "auth. cad.", "final_authentic": "final auth."}
 
 

@@ -41,6 +41,7 @@ METRICS = [
     ("spacing", "spacing > octave /100 beats"),
     ("no_bass_rate", "no real bass /100 beats"),
     ("voice_count", "not in four parts /100 beats"),
+    ("voice_count_time", "time not in four parts, beats /100 beats"),
     ("bass_repeat", "bass repeats its note /100 bass moves"),
     ("bass_leap", "bass leaps > octave /100 bass moves"),
     ("strong_beat_dissonance", "strong-beat dissonance /100 strong beats"),

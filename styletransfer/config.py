@@ -165,6 +165,7 @@ class FaultWeightsConfig(Section):
     strong_beat_dissonance: float = Field(..., ge=0)
     unexplained_chromatic: float = Field(..., ge=0)
     voice_count: float = Field(..., ge=0)
+    voice_count_time: float = Field(..., ge=0)
     bass_repeat: float = Field(..., ge=0)
     bass_leap: float = Field(..., ge=0)
 

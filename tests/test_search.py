@@ -150,6 +150,23 @@ def test_a_beat_not_in_the_style_s_parts_costs_its_weight(tok):
     assert cost(2.0, parts=5) - cost(0.0, parts=5) == pytest.approx(2.0)  # one beat in four
 
 
+def test_time_not_in_the_style_s_parts_costs_its_weight(tok):
+    """C5 for two beats over a held four-part triad, with a tenor eighth struck between the beats: half a
+    beat in five parts, which no beat onset sees (voice_count), costs half the voice_count_time weight."""
+    notes = [(0, 2, 72)]
+    score = melody_score([(int(a * TPQ), int((b - a) * TPQ), p, 80) for a, b, p in notes])
+    plan = MelodyPlan(tok.grammar, melody_base_ids(score, tok))
+    mel = np.asarray(notes, float)
+    acc = np.asarray([(0, 2, 48), (0, 2, 55), (0, 2, 64), (0.5, 1, 60)], float)
+
+    def cost(**weights: float) -> float:
+        search = Search(fault_weights={**FAULT_WEIGHTS, **weights})
+        return SearchRun(search, plan, tok.grammar, 1.0, ((0.0, 4, 4),))._faults(mel, acc)
+
+    assert cost(voice_count_time=2.0) - cost() == pytest.approx(1.0)
+    assert cost(voice_count=2.0) == cost()  # between the beats: unseen by the beat-onset count
+
+
 def test_a_static_or_leaping_bass_costs_its_weight(tok):
     """C5 held over a bass C3, C3 again (a repeat), then C2 (an octave: allowed), then D3 (a leap of 14):
     one bass_repeat and one bass_leap, each counted at its weight."""

@@ -243,6 +243,23 @@ def test_beats_not_in_four_parts():
     assert voice_leading_rates(mel, acc, 1.0, parts=3)["voice_count"] == 75
 
 
+def test_time_not_in_four_parts_between_the_beats():
+    # Two beats of C5 over four parts at each beat onset (voice_count sees nothing), but a tenor eighth
+    # struck at 0.5 over the held chord makes five parts for half a beat, and at 1.5 the held alto ends
+    # early, leaving three parts for the last half beat. Counted 2 beats, off 0.5 + 0.5: 50 per 100 beats.
+    mel = np.array([[0, 2, 72]], float)
+    acc = np.array([[0, 2, 67], [0, 1.5, 64], [0, 2, 48], [0.5, 1, 55]], float)
+    r = voice_leading_rates(mel, acc, 1.0)
+    assert r["voice_count"] == 0 and r["voice_count_count"] == 0
+    assert r["voice_count_time"] == 50 and r["voice_count_time_count"] == 1.0
+    # Without the tenor's eighth, only the alto's early end: half a beat in three parts.
+    assert voice_leading_rates(mel, acc[:3], 1.0)["voice_count_time"] == 25
+    # Four parts held throughout: nothing; in three parts (parts=3) it is all off.
+    held = np.array([[0, 2, 67], [0, 2, 64], [0, 2, 48]], float)
+    assert voice_leading_rates(mel, held, 1.0)["voice_count_time"] == 0
+    assert voice_leading_rates(mel, held, 1.0, parts=3)["voice_count_time"] == 100
+
+
 def test_the_bass_line_repeats_and_leaps():
     # Bass C3 struck, C3 struck again (a repeat), D3 (a step), held over the next beat (not struck: no move),
     # then C2 (a leap of 14 > an octave), then G2 (a fourth). Bass moves: 4; 1 repeat, 1 leap: 25 each.

@@ -15,6 +15,7 @@ COLUMNS = [
     ("chromatic", "unexplained_chromatic", ".2f", "near original (per 100 notes)"),
     ("no bass", "no_bass_rate", ".1f", "near original (per 100 beats)"),
     ("not 4 parts", "voice_count", ".1f", "near original (per 100 beats)"),
+    ("time not 4 parts", "voice_count_time", ".1f", "near original (beats per 100 beats)"),
     ("bass repeats", "bass_repeat", ".1f", "near original (per 100 bass moves)"),
     ("bass leaps", "bass_leap", ".1f", "near original (per 100 bass moves)"),
     ("auth. cad.", "authentic_cadence_rate", ".0f", "higher (per 100 phrases)"),

@@ -5,7 +5,8 @@
 
 - voice leading (``voice_leading``): ``parallels_melody_bass``, ``parallels_any_voices``,
   ``hidden_outer``, ``voice_crossing``, ``spacing``, ``no_bass_rate``, ``voice_count`` (beats not in four
-  parts);
+  parts), ``voice_count_time`` (the time not in four parts, between the beats too), ``bass_repeat``,
+  ``bass_leap``;
 - the accompaniment against the melody and the key (``dissonance``): ``strong_beat_dissonance``,
   ``unexplained_chromatic``;
 - cadences (``cadences``): ``authentic_cadence_rate``, ``cadence_rate``, ``final_authentic``;

@@ -299,6 +299,32 @@ def voice_count_faults(sample: BeatSample, parts: int = 4) -> tuple[np.ndarray, 
     return counted, counted & ((~np.isnan(sample.all_pitches)).sum(axis=1) != parts)
 
 
+def voice_count_time(melody: np.ndarray, accompaniment: np.ndarray, beat: float = 1.0,
+                     parts: int = 4) -> tuple[float, float]:
+    """(counted, fault) lengths in beats: how long a melody note sounds, and how much of that time the
+    texture (melody and accompaniment, distinct pitches) is not in ``parts`` parts. ``voice_count_faults``
+    only looks at beat onsets, so a fifth part struck between two beats, or a voice that stops early, goes
+    unseen there; a teacher (and a listener) hears it. Read between every two note starts or ends."""
+    notes = np.concatenate([melody, accompaniment])
+    if not len(melody) or not len(notes):
+        return 0.0, 0.0
+    cuts = np.unique(np.round(notes[:, :2], 6))
+    first = np.searchsorted(cuts, np.round(notes[:, 0], 6))  # the segment each note starts in ...
+    stop = np.searchsorted(cuts, np.round(notes[:, 1], 6))  # ... and the one it no longer sounds in
+    pitches, column = np.unique(notes[:, 2], return_inverse=True)
+    change = np.zeros((len(cuts), len(pitches) + 1), int)  # per segment and pitch (last: the melody)
+    np.add.at(change, (first, column), 1)
+    np.add.at(change, (stop, column), -1)
+    is_melody = np.arange(len(notes)) < len(melody)
+    np.add.at(change[:, -1], first[is_melody], 1)
+    np.add.at(change[:, -1], stop[is_melody], -1)
+    sounding = np.cumsum(change, axis=0)[:-1] > 0
+    counted = sounding[:, -1]
+    off = counted & (sounding[:, :-1].sum(axis=1) != parts)
+    length = np.diff(cuts) / beat
+    return float(length[counted].sum()), float(length[off].sum())
+
+
 def _rate(count, total) -> float:
     return 100.0 * count / total if total else float("nan")
 
@@ -330,6 +356,8 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     - ``no_bass_rate``: beats without a real bass per 100 beats with a melody note (at beat onsets).
     - ``voice_count``: beats not in ``parts`` parts (four: the chorale's texture) per 100 beats with a
       melody note (at beat onsets).
+    - ``voice_count_time``: the time not in ``parts`` parts (read between every two note starts or ends),
+      in beats per 100 beats with a melody note sounding; its count is in beats.
     - ``bass_repeat`` / ``bass_leap``: the bass line striking its last pitch again / leaping more than an
       octave, per 100 moves of the bass line (``bass_line_faults``; ``bass_moves`` counts them).
     """
@@ -349,6 +377,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     sp_counted, sp_fault = spacing_faults(bt)
     nb_counted, nb_fault = no_bass(bt)
     vc_counted, vc_fault = voice_count_faults(bt, parts)
+    vct_counted, vct_fault = voice_count_time(mel, acc, beat, parts)
     b_repeat, b_leap = bass_line_faults(sl)
     par, hid = int(outer_par.sum()), int((outer.hidden & judged).sum())
     pan, cro = int((pm.parallels & judged[:, None]).sum()), int(pm.crossing.sum())
@@ -362,6 +391,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
         "spacing": _rate(sp_fault.sum(), sp_counted.sum()),
         "no_bass_rate": _rate(nb_fault.sum(), nb_counted.sum()),
         "voice_count": _rate(vc_fault.sum(), vc_counted.sum()),
+        "voice_count_time": _rate(vct_fault, vct_counted),
         "bass_repeat": _rate(b_repeat.sum(), len(b_repeat)),
         "bass_leap": _rate(b_leap.sum(), len(b_leap)),
         "outer_moves": n_outer,
@@ -374,6 +404,7 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
         "spacing_count": int(sp_fault.sum()),
         "no_bass_count": int(nb_fault.sum()),
         "voice_count_count": int(vc_fault.sum()),
+        "voice_count_time_count": vct_fault,
         "bass_repeat_count": int(b_repeat.sum()),
         "bass_leap_count": int(b_leap.sum()),
         "beats": len(bt.times),

@@ -34,6 +34,7 @@ METRIC_NAMES = {"melody_recall": "melody kept (recall)", "melody_above_rate": "n
                 "parallels_any_voices": "parallel 5ths/8ves, any voices (per 100 moves)",
                 "strong_beat_dissonance": "strong-beat dissonance (per 100 beats)",
                 "no_bass_rate": "beats without a bass (per 100)", "voice_count": "beats not in four parts (per 100)",
+                "voice_count_time": "time not in four parts (beats per 100)",
                 "bass_repeat": "bass repeating its note (per 100 bass moves)",
                 "authentic_cadence_rate": "authentic cadences (%)",
                 "final_authentic": "ends on an authentic cadence"}

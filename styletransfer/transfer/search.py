@@ -36,7 +36,8 @@ from .plan import MelodyPlan
 # what a fault costs, per kind (the analysis' counts); the recipe's transfer.search.fault_weights by default
 FAULT_WEIGHTS = {"parallels_melody_bass": 1.0, "parallels_any_voices": 0.5, "hidden_outer": 0.25,
                  "voice_crossing": 0.25, "spacing": 0.25, "no_bass": 0.5, "strong_beat_dissonance": 0.5,
-                 "unexplained_chromatic": 0.5, "voice_count": 0.0, "bass_repeat": 0.0, "bass_leap": 0.0}
+                 "unexplained_chromatic": 0.5, "voice_count": 0.0, "voice_count_time": 0.0,
+                 "bass_repeat": 0.0, "bass_leap": 0.0}
 # what a phrase end costs, by its cadence: the search knows where cadences are due (the melody's phrase ends,
 # eval/phrases.py) and prefers the model's continuations that close them; the final one is the ranking's bonus
 CADENCE_FAULTS = {"authentic": 0.0, "half": 0.5, "plagal": 0.5, "deceptive": 0.5, "none": 1.0}

@@ -150,6 +150,16 @@ def test_a_beat_not_in_the_style_s_parts_costs_its_weight(tok):
     assert cost(2.0, parts=5) - cost(0.0, parts=5) == pytest.approx(2.0)  # one beat in four
 
 
+def test_the_last_window_holds_the_final_cadence():
+    """A window stops ``bars_per_step`` bars on, except that the last one holds the last two bars at least
+    (the dominant and the tonic), and a window whose prompt ends before the melody does is cut as usual."""
+    one, two = Search(bars_per_step=1), Search(bars_per_step=2)
+    assert [one.stop(i, 8, 8) for i in range(7)] == [1, 2, 3, 4, 5, 6, 8]
+    assert one.stop(6, 8, 8) == 8 and one.stop(5, 8, 8) == 6
+    assert [two.stop(i, 8, 8) for i in (0, 2, 4, 6)] == [2, 4, 6, 8] and two.stop(5, 8, 8) == 7
+    assert one.stop(6, 7, 10) == 7 and one.stop(5, 7, 10) == 6  # the prompt ends at bar 7 of 10
+
+
 def test_time_not_in_the_style_s_parts_costs_its_weight(tok):
     """C5 for two beats over a held four-part triad, with a tenor eighth struck between the beats: half a
     beat in five parts, which no beat onset sees (voice_count), costs half the voice_count_time weight."""

@@ -107,7 +107,7 @@ def transfer(melody_score: Score, model, tokenizer, candidates: int = 8, seed: i
         s, e = plan_window(i, stop_bar, mel_len, carried_len, est, ctx)
         melody_part = [t for bar in mel_bars[s:e] for t in bar]
         if search is not None:  # the prompt still holds melody bars [s, e): sampling stops earlier
-            e = search.stop(i, e)
+            e = search.stop(i, e, n_bars)
         final = e >= n_bars
         window_end = None if final else plan.bar_ticks[e]
         prompts = []

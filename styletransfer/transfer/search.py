@@ -41,7 +41,7 @@ FAULT_WEIGHTS = {"parallels_melody_bass": 1.0, "parallels_any_voices": 0.5, "hid
 # what a phrase end costs, by its cadence: the search knows where cadences are due (the melody's phrase ends,
 # eval/phrases.py) and prefers the model's continuations that close them; the final one is the ranking's bonus
 CADENCE_FAULTS = {"authentic": 0.0, "half": 0.5, "plagal": 0.5, "deceptive": 0.5, "none": 1.0}
-# the bars the last window writes at least: a final cadence's dominant and tonic
+# a window starting this close to the end runs to it: a final cadence's dominant and tonic in one window
 FINAL_BARS = 2
 
 
@@ -67,8 +67,10 @@ class Search:
 
     def stop(self, i: int, e: int, n_bars: int) -> int:
         """Where the window starting at bar ``i`` stops sampling (``e``: where its prompt's melody ends;
-        ``n_bars``: the melody's). The last window holds the last ``FINAL_BARS`` bars at least, so that a
-        try of it again (``final_tries``) can write the dominant before the final tonic, not only the tonic."""
+        ``n_bars``: the melody's). A window that starts within ``FINAL_BARS`` bars of the end runs to it, so
+        that with one-bar steps the last window holds the last two bars and a try of it again
+        (``final_tries``) can write the dominant before the final tonic, not only the tonic. (With two-bar
+        steps an odd number of bars still leaves a last window of one bar, as before.)"""
         if e >= n_bars and e - i <= FINAL_BARS:
             return e
         return min(e, i + self.bars_per_step)

@@ -96,3 +96,20 @@ def test_a_bfloat16_model_keeps_the_melody(tok):
     score, expected = random_melody(9, 12)
     for candidate in transfer(score, model, tok, candidates=4, seed=1):
         check_guarantee(candidate.score, expected)
+
+
+def test_a_bfloat16_model_attends_in_float32(tok):
+    """On the CPU a bfloat16 model takes the float32 attention; its logits stay those of bfloat16 sdpa (up
+    to bfloat16 rounding), and a float32 model keeps plain sdpa."""
+    ids = torch.randint(3, len(tok), (4, 40), generator=torch.Generator().manual_seed(0))
+    reference = runtime.for_decoding(tiny_model(tok, context=256), "float32")
+    assert reference.config._attn_implementation == "sdpa"
+    model = runtime.for_decoding(tiny_model(tok, context=256), "bfloat16")
+    assert model.dtype == torch.bfloat16 and model.config._attn_implementation == runtime.FLOAT32_ATTENTION
+    with torch.inference_mode():
+        upcast = model(input_ids=ids).logits.float()
+        model.set_attn_implementation("sdpa")
+        plain = model(input_ids=ids).logits.float()
+        exact = reference(input_ids=ids).logits
+    assert not torch.equal(upcast, plain)  # the attention did run in another dtype
+    assert (upcast - exact).abs().max() <= (plain - exact).abs().max() * 1.5 + 0.05

@@ -7,7 +7,8 @@ import torch
 
 from styletransfer.model.build import build_model
 from styletransfer.config import ModelConfig
-from styletransfer.transfer.sampler import Constraint, _pick, sample
+from styletransfer.transfer.choice import gumbel_perturbed
+from styletransfer.transfer.sampler import Constraint, _pick, filter_logits, sample
 from bench.no_cache import sample_no_cache
 
 VOCAB, CTX = 64, 32
@@ -130,6 +131,38 @@ def test_top_k_and_top_p_filter():
     assert set(_pick(logits, 1.0, 0, 1.0, gen).tolist()) == {0, 1, 2, 3}
     # A low temperature sharpens: almost every draw is the top token.
     assert (_pick(logits, 0.05, 0, 1.0, gen) == 0).float().mean() > 0.99
+
+
+def sorted_top_p(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Top-p as a full sort of the vocabulary reads it: what filter_logits' shortcut must equal."""
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = sorted_logits.softmax(-1)
+    drop = probs.cumsum(-1) - probs >= top_p
+    return torch.empty_like(logits).scatter_(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
+
+
+@pytest.mark.parametrize("scale", [8.0, 0.01])  # peaked: the best 64 reach top_p; flat: a full sort is needed
+def test_top_p_keeps_what_a_full_sort_keeps(scale):
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(16, 2000, generator=gen) * scale
+    logits[:, ::3] = float("-inf")  # a constraint's mask
+    for top_p in (0.5, 0.9, 0.99):
+        got = filter_logits(logits, 1.0, 0, top_p)
+        kept = torch.isfinite(got)
+        assert torch.equal(kept, torch.isfinite(sorted_top_p(logits, top_p)))
+        assert torch.equal(got[kept], logits[kept])
+        if scale < 1:
+            assert bool((kept.sum(-1) > 64).all())  # the fallback ran: more than the shortcut's 64 kept
+
+
+def test_gumbel_noise_samples_the_softmax():
+    """argmax of the perturbed scores is a draw from softmax(scores); -inf ids are never drawn."""
+    probs = torch.tensor([0.6, 0.3, 0.1, 0.0])
+    scores = probs.log().expand(20000, 4)
+    perturbed = gumbel_perturbed(scores, torch.Generator().manual_seed(0))
+    assert bool(torch.isinf(perturbed[:, 3]).all())
+    freq = torch.bincount(perturbed.argmax(-1), minlength=4).float() / len(scores)
+    assert torch.allclose(freq, probs, atol=0.015)
 
 
 class EvenOnly:

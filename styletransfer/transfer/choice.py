@@ -42,14 +42,8 @@ def choose(rows: Rows, logits: torch.Tensor, coarse: torch.Tensor, temperature: 
     A finished row gets EOS again and keeps its state.
     """
     masked = logits.masked_fill(~coarse, float("-inf"))
-    noise = None
-    if top_k == 1:
-        perturbed = masked
-    else:
-        filtered = filter_logits(masked, temperature, top_k, top_p)
-        # Gumbel-max: argmax(logit + Gumbel) = argmax(logit - log E), E ~ Exp(1)
-        noise = torch.empty_like(filtered).exponential_(generator=generator).clamp_(min=1e-30).log_()
-        perturbed = filtered - noise
+    greedy = top_k == 1
+    perturbed = masked if greedy else gumbel_perturbed(filter_logits(masked, temperature, top_k, top_p), generator)
     k = min(TOP_CANDIDATES, perturbed.shape[-1])
     values, order = perturbed.topk(k, dim=-1)
     values, order = values.tolist(), order.tolist()
@@ -60,10 +54,23 @@ def choose(rows: Rows, logits: torch.Tensor, coarse: torch.Tensor, temperature: 
             continue
         pick = _walk_top(rows, r, values[r], order[r])
         if pick is None:
-            rest = masked[r] if noise is None else masked[r] / temperature - noise[r]
+            # Fresh noise for the whole coarse set: the filtered candidates that had some have all failed, and
+            # every other id's noise is independent of theirs, so this is still Gumbel-max over the rest.
+            rest = masked[r] if greedy else gumbel_perturbed(masked[r] / temperature, generator)
             pick = _slow_pick(rows, r, perturbed[r], rest)
         picks.append(pick)
     return picks
+
+
+def gumbel_perturbed(scores: torch.Tensor, generator=None) -> torch.Tensor:
+    """``scores`` plus Gumbel noise where they are finite (-inf stays): argmax of the result is a sample of
+    softmax(scores). Gumbel-max: argmax(s + Gumbel) = argmax(s - log E), E ~ Exp(1). Noise is drawn for the
+    finite ids only: after top-p a row keeps a handful of the vocabulary's thousands."""
+    finite = torch.isfinite(scores)
+    draws = torch.empty(int(finite.sum()), dtype=scores.dtype, device=scores.device).exponential_(generator=generator)
+    perturbed = torch.full_like(scores, float("-inf"))
+    perturbed[finite] = scores[finite] - draws.clamp_(min=1e-30).log_()
+    return perturbed
 
 
 def _walk_top(rows: Rows, r: int, values: list[float], order: list[int]) -> tuple[int, ConstraintState] | None:

@@ -40,7 +40,7 @@ from ..render.score import write_score
 from .accompany import transfer as accompany
 from .ranking import Candidate
 from .redo import Redo, parse_span, read_kept
-from .runtime import decoding_dtype, decoding_threads
+from .runtime import decoding_threads, for_decoding
 from .search import Search
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -132,7 +132,7 @@ def load_style(base: str | Path | None, style: str, overrides: list[str] | None 
     recipe = recipe or style_recipe(base_dir, [folder for folder, _ in adapters], overrides)  # a bad --set fails here
     hf_logging.disable_progress_bar()  # the weight-loading bar of a 20 MB model is noise
     model, tokenizer = load_with_adapters(base_dir, adapters)
-    model = model.to(decoding_dtype(recipe.transfer.dtype, next(model.parameters()).device))  # merged in float32
+    model = for_decoding(model, recipe.transfer.dtype)  # merged in float32
     return LoadedStyle(model, tokenizer, base_dir, parsed, style_label(parsed, adapters), recipe)
 
 

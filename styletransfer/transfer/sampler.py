@@ -47,6 +47,9 @@ class Constraint(Protocol):
     def advance(self, tokens: torch.Tensor) -> None: ...
 
 
+TOP_P_CANDIDATES = 64  # top-p looks among this many best tokens first (filter_logits)
+
+
 class _RingLayer(CacheLayerMixin):
     """One layer's keys/values in a fixed [B, H, size, D] buffer; the owning cache decides the slot."""
 
@@ -117,12 +120,17 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: f
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-        probs = sorted_logits.softmax(-1)
+        probs = logits.softmax(-1)
+        # The kept set lies among the TOP_P_CANDIDATES best whenever they reach top_p together (nearly
+        # always at the transfer's temperature): a top-k of them instead of a sort of the whole vocabulary.
+        top_probs, order = probs.topk(min(TOP_P_CANDIDATES, probs.shape[-1]), dim=-1)
+        if not bool((top_probs.sum(-1) >= top_p).all()):
+            top_probs, order = probs.sort(dim=-1, descending=True)
         # Keep the smallest set reaching top_p: drop a token once the tokens before it reach top_p
         # (so the top token always stays).
-        drop = probs.cumsum(-1) - probs >= top_p
-        logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
+        drop = top_probs.cumsum(-1) - top_probs >= top_p
+        kept = logits.gather(-1, order).masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter_(-1, order, kept)
     return logits
 
 

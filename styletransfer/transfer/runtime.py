@@ -13,11 +13,11 @@ bfloat16 (``transfer.dtype``): the weights, activations and KV cache in half the
 here (AVX512-BF16). ``auto`` takes it only where the CPU has native bfloat16 (AVX512-BF16 or AMX; elsewhere
 a bfloat16 matmul is emulated and slower than float32), so what a seed writes depends on the CPU's kind.
 
-Attention stays in float32 (``for_decoding``): torch's CPU scaled-dot-product attention is 3-5x slower
+Attention stays in float32 (``for_decoding``): torch's CPU scaled-dot-product attention is 5-6x slower
 in bfloat16 than in float32 for one query over a cache of 64-256 keys (bench/runtime.py), while the
 matmuls around it gain from bfloat16. So a bfloat16 model on the CPU attends through transformers' own
 sdpa with its inputs upcast, registered as an attention implementation (transformers' AttentionInterface,
-with sdpa's mask): about 1.3x faster a decoding step at 32 candidates than bfloat16 throughout.
+with sdpa's mask): Happy Birthday harmonizes 1.25x faster than in bfloat16 throughout (bench/runtime.py).
 """
 from __future__ import annotations
 

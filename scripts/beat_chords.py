@@ -3,7 +3,7 @@ per beat, music21's roman numeral in the piece's key with the bass note.
 
     python scripts/beat_chords.py happy_birthday.bach.mid --melody data/melodies/happy_birthday.mid
 
-The output's melody and accompaniment are told apart as the evaluation does (``metrics.split_melody``);
+The output's melody and accompaniment are told apart as the evaluation does (``notes.split_melody``);
 the key is the analysis' (``cadences.piece_key``), the chord of each beat ``cadences.BeatChords``'.
 Prints one Markdown table; bars count from the file's start (bar 0 holds a pickup).
 """
@@ -20,9 +20,9 @@ from music21 import pitch as m21pitch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from styletransfer.data.melody_file import quiet_read_melody  # noqa: E402
-from styletransfer.eval.beats import EPS, beat_of, time_signatures_of  # noqa: E402
-from styletransfer.eval.cadences import BeatChords, piece_key, roman_figure  # noqa: E402
-from styletransfer.eval.metrics import split_melody  # noqa: E402
+from styletransfer.analysis.beats import EPS, beat_of, time_signatures_of  # noqa: E402
+from styletransfer.analysis.cadences import BeatChords, piece_key, roman_figure  # noqa: E402
+from styletransfer.analysis.notes import split_melody  # noqa: E402
 from styletransfer.tokens.tokenizer import load_score  # noqa: E402
 
 

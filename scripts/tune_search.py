@@ -28,7 +28,7 @@ from styletransfer.data.melody_file import mark_fermatas, quiet_read_melody  # n
 from styletransfer.eval.baselines import harmonize as rule_based_triads  # noqa: E402
 from styletransfer.eval.benchmark import corpus_fermatas, melody_files  # noqa: E402
 from styletransfer.eval.judge import StyleJudge  # noqa: E402
-from styletransfer.eval.theory import voice_leading_metrics  # noqa: E402
+from styletransfer.analysis.theory import voice_leading_metrics  # noqa: E402
 from styletransfer.model.runs import resolve_base  # noqa: E402
 from styletransfer.transfer.pipeline import harmonize, load_style  # noqa: E402
 

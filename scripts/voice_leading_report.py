@@ -3,7 +3,7 @@
     python scripts/voice_leading_report.py [--data data/music21] [--split test] [--csv per-piece.csv]
 
 For each Bach chorale of the split, the melody is the MIDI's top line (``quiet_read_melody``), split
-from the rest as every system's output is (``metrics.split_melody``). Phrase ends come from the fermatas
+from the rest as every system's output is (``notes.split_melody``). Phrase ends come from the fermatas
 of the music21 score the MIDI was converted from (``cadences.fermata_onsets``), for Bach and the baseline
 alike; without the music21 corpus (or with ``--no-fermatas``) the MIDI heuristics are used. Prints one
 Markdown table: mean ± standard deviation over the pieces, per metric and system, plus, as a check on the
@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from styletransfer.data.catalog import load_catalog, select
 from styletransfer.data.melody_file import quiet_read_melody
 from styletransfer.eval.baselines import harmonize
-from styletransfer.eval.beats import beat_of, time_signatures_of
-from styletransfer.eval.cadences import fermata_onsets
-from styletransfer.eval.metrics import split_melody
-from styletransfer.eval.theory import theory_rates
-from styletransfer.eval.voice_leading import classify_moves
+from styletransfer.analysis.beats import beat_of, time_signatures_of
+from styletransfer.analysis.cadences import fermata_onsets
+from styletransfer.analysis.notes import split_melody
+from styletransfer.analysis.theory import theory_rates
+from styletransfer.analysis.voice_leading import classify_moves
 
 METRICS = [
     ("parallels_melody_bass", "parallels melody–bass /100 moves"),

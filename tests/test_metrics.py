@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from symusic import Note, Score, Track
 
-from styletransfer.eval.metrics import beat_chords, harmony_metrics, in_scale_rate, melody_kept, notes_of, pitch_class_histogram, pitch_class_histogram_distance, polyphony, split_melody, transfer_metrics
+from styletransfer.analysis.harmony import beat_chords, harmony_metrics
+from styletransfer.analysis.notes import notes_of, split_melody
+from styletransfer.eval.metrics import in_scale_rate, melody_kept, pitch_class_histogram, pitch_class_histogram_distance, polyphony, transfer_metrics
 
 TPQ = 480
 C_MAJOR_LOW = (48, 52, 55)  # C3 E3 G3

@@ -14,8 +14,8 @@ import pytest
 from symusic import Note, Score, TimeSignature, Track
 
 from styletransfer.eval.baselines import harmonize
-from styletransfer.eval.beats import beat_of, sample_beats, strong_beats
-from styletransfer.eval.cadences import (
+from styletransfer.analysis.beats import beat_of, sample_beats, strong_beats
+from styletransfer.analysis.cadences import (
     BeatChord,
     cadence_rates,
     classify,
@@ -23,9 +23,9 @@ from styletransfer.eval.cadences import (
     phrase_cadences,
     phrase_ends,
 )
-from styletransfer.eval.dissonance import chromatic_notes, dissonance_rates
-from styletransfer.eval.theory import theory_rates, voice_leading_metrics
-from styletransfer.eval.voice_leading import (
+from styletransfer.analysis.dissonance import chromatic_notes, dissonance_rates
+from styletransfer.analysis.theory import theory_rates, voice_leading_metrics
+from styletransfer.analysis.voice_leading import (
     classify_moves,
     parallel_moves,
     separate_voices,
@@ -487,7 +487,7 @@ def test_a_bach_chorale_against_the_rule_based_harmonizer():
 def test_piece_key_is_music21s_key_analysis():
     from music21 import note, stream
 
-    from styletransfer.eval.cadences import piece_key
+    from styletransfer.analysis.cadences import piece_key
 
     # The key of a few hand-made note sets, against music21's analyze('key') on the same notes.
     rng = np.random.default_rng(0)
@@ -507,7 +507,7 @@ def test_piece_key_is_music21s_key_analysis():
 def test_fermatas_from_a_music21_score_line_up_with_the_midi():
     music21 = pytest.importorskip("music21")
     from styletransfer.data.melody_file import quiet_read_melody
-    from styletransfer.eval.metrics import notes_of
+    from styletransfer.analysis.notes import notes_of
 
     try:
         parsed = music21.corpus.parse("bach/bwv269", forceSource=True)

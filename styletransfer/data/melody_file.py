@@ -201,7 +201,7 @@ def _read_music21(path: Path, fmt: str):
         return int(round((offset + shift if note or offset > 0 else offset) * tpq))
 
     score = Score(tpq)
-    fermatas = set()  # ticks of notes with a fermata, in any part: where the phrases end (eval/phrases.py)
+    fermatas = set()  # ticks of notes with a fermata, in any part: where the phrases end (analysis/phrases.py)
     for i, part in enumerate(parts):
         try:
             part = part.stripTies()

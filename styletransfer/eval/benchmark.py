@@ -26,6 +26,9 @@ import music21
 import numpy as np
 import pandas as pd
 
+from ..analysis.cadences import fermata_onsets
+from ..analysis.notes import notes_of
+from ..analysis.theory import voice_leading_metrics
 from ..config import TransferConfig
 from ..data.catalog import find_composer, load_catalog, select
 from ..data.melody_file import MELODY_SUFFIXES, mark_fermatas, quiet_read_melody
@@ -36,17 +39,10 @@ from ..model.runs import adapter_composer, adapters, base_recipe, resolve_base
 from ..tokens.tokenizer import load_score
 from ..transfer.pipeline import harmonize, load_style
 from .baselines import harmonize as rule_based_triads
-from .cadences import fermata_onsets
 from .judge import META_FILE, StyleJudge, train_judge
-from .metrics import (
-    histogram_distances,
-    notes_of,
-    pitch_class_histogram,
-    transfer_metrics,
-)
+from .metrics import histogram_distances, pitch_class_histogram, transfer_metrics
 from .real_judge import META_FILE as REAL_META_FILE
 from .real_judge import RealJudge
-from .theory import voice_leading_metrics
 
 RULE_BASED = "rule-based triads"
 ORIGINAL = "original"

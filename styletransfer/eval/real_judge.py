@@ -7,7 +7,7 @@ split; validated on the validation split; the test split, the benchmark's melodi
 chorale against fakes made from it, so that the melodies of the real and the fake pieces are the same:
 
 - ``rule_based``: the rule-based triad harmonization of its soprano (``baselines.harmonize``);
-- ``transposed``: the accompaniment (everything but the soprano, ``metrics.split_melody``) of a passage
+- ``transposed``: the accompaniment (everything but the soprano, ``notes.split_melody``) of a passage
   (a random run of bars, 30% to all of the piece, as in the kinds below that say "a passage")
   transposed by ±1..±5 semitones under the untouched melody;
 - ``shifted``: the accompaniment a beat early or late (cut to the melody's span);
@@ -31,7 +31,7 @@ sample weights (each real counts as many times as the fakes made from it).
 It shares nothing with the generator (no tokenizer, no model): a piece is a pair (melody, accompaniment)
 of note arrays, and its features (``FEATURE_NAMES``) are the style judge's ``features`` of the whole
 texture (82, prefix ``style_``), the teacher's numbers (``theory.theory_rates``, prefix ``vl_``), Yeh et
-al.'s harmony metrics (``metrics.harmony_metrics``, prefix ``yeh_``) and this module's harmony and voice
+al.'s harmony metrics (``harmony.harmony_metrics``, prefix ``yeh_``) and this module's harmony and voice
 leading histograms (prefix ``hv_``: melody–accompaniment and melody–bass interval classes on the beats,
 chord qualities and inversions of the full texture per beat, root motion, bass motion and bass degrees,
 outer-voice motion types, inner-voice smoothness, key agreement of melody and accompaniment, rhythmic
@@ -73,19 +73,20 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.metrics import log_loss, roc_auc_score
 from symusic import Note, Score, TimeSignature, Track
 
+from ..analysis.beats import beat_of, sample_beats, time_signatures_of
+from ..analysis.harmony import harmony_metrics
+from ..analysis.notes import notes_of, split_melody
+from ..analysis.theory import theory_rates
 from ..data.catalog import find_composer, load_catalog, select
 from ..data.melody_file import quiet_read_melody
 from ..errors import UserError
 from ..io import atomic_write_bytes, atomic_write_text, replace_dir
 from ..tokens.tokenizer import load_score
 from .baselines import harmonize as rule_based_harmonize
-from .beats import beat_of, sample_beats, time_signatures_of
 from .judge import FEATURE_NAMES as STYLE_FEATURE_NAMES
 from .judge import features as style_features
 from .judge import one_openmp_thread, warn_if_refit_moved
 from ..keys import estimate_key
-from .metrics import harmony_metrics, notes_of, split_melody
-from .theory import theory_rates
 
 COMPOSER = "Johann Sebastian Bach"
 FEATURES_FILE = "features.npz"
@@ -180,7 +181,7 @@ def _top_line_melody(score: Score) -> Score:
 
 def pair_of(score: Score, melody: Score | None = None) -> Pair:
     """The (melody, accompaniment) pair of a score: split by ``melody`` when given
-    (``metrics.split_melody``); else track 0 is the melody and the other tracks the accompaniment when
+    (``notes.split_melody``); else track 0 is the melody and the other tracks the accompaniment when
     two or more non-drum tracks have notes (a transfer's output); else (a one-track original) the melody
     is its top line. UserError when it has no notes."""
     if "tick" not in str(score.ttype).lower():
@@ -865,7 +866,7 @@ class RealJudge:
     def p_real(self, score: Score | str | os.PathLike, melody: Score | None = None) -> float:
         """P(real) of a harmonization: a Score (or a MIDI path) with track 0 the melody and track 1 the
         accompaniment, or a one-track original (its top line is the melody); with ``melody``, the notes
-        are split by it instead (``metrics.split_melody``). UserError for an unusable piece."""
+        are split by it instead (``notes.split_melody``). UserError for an unusable piece."""
         self._check()
         if not isinstance(score, Score):
             score = load_score(score)

@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..io import inside
 from ..eval.judge import StyleJudge
 from ..eval.metrics import transfer_metrics
-from ..eval.theory import voice_leading_metrics
+from ..analysis.theory import voice_leading_metrics
 from ..model.adapters import file_slug, parse_style
 from ..model.runs import adapters, resolve_base
 from ..render.audio import render_wav

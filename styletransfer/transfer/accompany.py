@@ -16,7 +16,7 @@ token belongs to the bar where it starts (as miditok splits bars for BPE and tra
 Ranking: mean model log-likelihood per texture token (the model's own distribution at temperature 1,
 unfiltered: how well the candidate fits the style), minus a penalty for degenerate accompaniment (none at
 all, or one repeated pitch), plus ``harmony_weight`` times the candidate's consonance with the melody: the
-pitch consistency score of Yeh et al. 2021 (``metrics.harmony_metrics``'s PCS, in [-1, 1]: +1 for
+pitch consistency score of Yeh et al. 2021 (``harmony.harmony_metrics``'s PCS, in [-1, 1]: +1 for
 unisons, thirds, fifths and sixths between a melody note and the accompaniment sounding with it, 0 for
 fourths, -1 for seconds, sevenths and tritones, sampled every sixteenth). The likelihood alone cannot see
 a clash with the melody — the melody is in the prompt, but a model this small often writes a plausible
@@ -33,7 +33,7 @@ from symusic import Score
 
 from ..data.melody_file import fermata_quarters
 from ..errors import UserError
-from ..eval.beats import beat_of, time_signatures_of
+from ..analysis.beats import beat_of, time_signatures_of
 from ..tokens.bars import score_bar_ticks
 from ..tokens.grammar import decode_base
 from ..tokens.skyline import melody_base_ids

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from symusic import Note, Score, Track
 
-from ..eval.metrics import notes_of, pitch_consistency
+from ..analysis.harmony import pitch_consistency
+from ..analysis.notes import notes_of
 from ..tokens.tokenizer import decode_ids
 from .plan import MelodyPlan
 

@@ -4,15 +4,15 @@ Best-of-N samples N accompaniments independently and keeps the best; a mistake i
 candidate that made it. Here the batch of K candidates ("particles") is stopped every ``bars_per_step``
 bars; each is scored by what a theory teacher would mark in what it has written so far (parallel fifths and
 octaves against the melody and between voices, strong-beat dissonance, beats without a bass or not in the
-style's number of parts, chromatic notes no chord explains: eval/voice_leading.py, eval/dissonance.py;
-and, once a phrase of the melody has ended, how its cadence closes: eval/cadences.py), and the batch is
+style's number of parts, chromatic notes no chord explains: analysis/voice_leading.py, analysis/dissonance.py;
+and, once a phrase of the melody has ended, how its cadence closes: analysis/cadences.py), and the batch is
 resampled in proportion to ``exp(-strength * new faults)``: candidates that just made a mistake tend to be
 replaced by copies of ones that did not, which the model then continues differently (each row draws its
 own tokens).
 
 The model writes every note: the analysis only decides which of the model's own continuations survive,
 and at the end which candidate is kept (the usual ranking plus ``-strength * faults`` and a bonus for an
-authentic cadence at the end, ``eval/cadences.py``). When no candidate of the batch ends with one, the
+authentic cadence at the end, ``analysis/cadences.py``). When no candidate of the batch ends with one, the
 last window is sampled again (``final_tries``) from the same rows, and every try's candidates are ranked
 together: the model gets more chances to close, nothing writes the cadence for it. This is SMC with the
 tempered, top-p model as the proposal and the potential ``exp(-strength * faults)``: the target is the model's distribution reweighted
@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..eval.beats import EPS
-from ..eval.cadences import cadence_rates, phrase_cadences
-from ..eval.dissonance import dissonance_rates
-from ..eval.phrases import monophonic, phrase_ends, phrase_starts
-from ..eval.voice_leading import voice_leading_rates
+from ..analysis.beats import EPS
+from ..analysis.cadences import cadence_rates, phrase_cadences
+from ..analysis.dissonance import dissonance_rates
+from ..analysis.phrases import monophonic, phrase_ends, phrase_starts
+from ..analysis.voice_leading import voice_leading_rates
 from ..keys import estimate_key, final_pitch
 from ..tokens.grammar import Grammar, decode_base
 from .plan import MelodyPlan
@@ -39,7 +39,7 @@ FAULT_WEIGHTS = {"parallels_melody_bass": 1.0, "parallels_any_voices": 0.5, "hid
                  "unexplained_chromatic": 0.5, "voice_count": 0.0, "voice_count_time": 0.0,
                  "bass_repeat": 0.0, "bass_leap": 0.0}
 # what a phrase end costs, by its cadence: the search knows where cadences are due (the melody's phrase ends,
-# eval/phrases.py) and prefers the model's continuations that close them; the final one is the ranking's bonus
+# analysis/phrases.py) and prefers the model's continuations that close them; the final one is the ranking's bonus
 CADENCE_FAULTS = {"authentic": 0.0, "half": 0.5, "plagal": 0.5, "deceptive": 0.5, "none": 1.0}
 # a window starting this close to the end runs to it: a final cadence's dominant and tonic in one window
 FINAL_BARS = 2
@@ -82,7 +82,7 @@ class Search:
 
 class SearchRun:
     """One melody's search: its key (from the melody), its phrase ends (at its fermatas when it has them,
-    as a chorale does, else found by eval/phrases.py), and the faults of the rows so far."""
+    as a chorale does, else found by analysis/phrases.py), and the faults of the rows so far."""
 
     def __init__(self, search: Search, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures: tuple,
                  fermatas: list[float] | None = None):
@@ -127,7 +127,7 @@ class SearchRun:
     def _cadence_faults(self, mel: np.ndarray, acc: np.ndarray, written_to: float | None = None) -> float:
         """``CADENCE_FAULTS`` summed over the melody's inner phrase ends whose cadence is written: the
         phrase's last note accompanied to its end (by ``written_to``), or, without it, the next phrase
-        begun. Read in the melody's key, or a closely related one (eval/cadences.py)."""
+        begun. Read in the melody's key, or a closely related one (analysis/cadences.py)."""
         if written_to is not None:
             done = self.phrase_ends[self.phrase_end_notes_end <= written_to + EPS]
         else:
@@ -163,7 +163,7 @@ class SearchRun:
         return self._authentic[key]
 
     def _ends_authentic(self, mel: np.ndarray, acc: np.ndarray) -> bool:
-        """Read as the teacher reads the whole piece (eval/theory.py): in the key of all its notes, which the
+        """Read as the teacher reads the whole piece (analysis/theory.py): in the key of all its notes, which the
         accompaniment helps decide, not only the melody's (a chorale tune ending on the fifth of its tonic
         names the dominant)."""
         if not len(acc) or not len(mel):

@@ -1,7 +1,7 @@
 """A harmonization judged as a music-theory teacher would judge it: one flat dict of numbers.
 
 ``voice_leading_metrics(output, melody)`` splits the output into melody and accompaniment
-(``metrics.split_melody``) and gathers
+(``notes.split_melody``) and gathers
 
 - voice leading (``voice_leading``): ``parallels_melody_bass``, ``parallels_any_voices``,
   ``hidden_outer``, ``voice_crossing``, ``spacing``, ``no_bass_rate``, ``voice_count`` (beats not in four
@@ -25,7 +25,7 @@ from symusic import Score
 from .beats import beat_of, time_signatures_of
 from .cadences import cadence_rates, phrase_cadences, piece_key
 from .dissonance import dissonance_rates
-from .metrics import split_melody
+from .notes import split_melody
 from .phrases import phrase_ends, phrase_starts
 from .voice_leading import voice_leading_rates
 

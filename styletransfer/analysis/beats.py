@@ -3,7 +3,7 @@
 The grid is the beat onsets ``t_k = k * beat`` (quarter notes, from 0: bar lines fall on multiples of the
 bar length, as in the bundled corpus and the transfer's output). A note *sounds* at ``t`` when
 ``onset <= t < end`` (held notes included) and is *attacked* at ``t`` when its onset is ``t``. Notes are
-``(onset_q, end_q, pitch)`` arrays as ``metrics.notes_of`` makes them. Everything here is numpy: the
+``(onset_q, end_q, pitch)`` arrays as ``notes.notes_of`` makes them. Everything here is numpy: the
 transfer's search calls it on partial candidates.
 """
 from __future__ import annotations

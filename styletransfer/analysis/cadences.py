@@ -4,7 +4,7 @@
 the last note).
 
 **Chords**: one triad per beat where the accompaniment sounds, read from the full texture (melody and
-accompaniment) by ``metrics.beat_chords`` (the best of 40 triad templates, weighted by sounding time in
+accompaniment) by ``harmony.beat_chords`` (the best of 40 triad templates, weighted by sounding time in
 the beat, so a 4–3 suspension or a passing seventh does not change the chord); the *bass* of a beat is
 the lowest note sounding at its onset (or, if none, the lowest attacked in it).
 
@@ -45,7 +45,7 @@ from music21.analysis import discrete
 
 from .beats import DEFAULT_TIME_SIGNATURES, EPS
 from ..keys import pitch_class_weights
-from .metrics import CHORD_LABELS, TEMPLATE_ROOTS, beat_chords
+from .harmony import CHORD_LABELS, TEMPLATE_ROOTS, beat_chords
 from .phrases import monophonic, phrase_ends
 
 LOOK_BACK = 2  # beats before the final chord searched for the penultimate chord
@@ -97,7 +97,7 @@ class BeatChord:
 
 
 def _parse_label(label: str) -> tuple[int, str]:
-    """(root pitch class, quality) of a ``metrics.CHORD_LABELS`` label; (-1, "") for "N"."""
+    """(root pitch class, quality) of a ``harmony.CHORD_LABELS`` label; (-1, "") for "N"."""
     if label == "N":
         return -1, ""
     root = int(TEMPLATE_ROOTS[CHORD_LABELS.index(label)])

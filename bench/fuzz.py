@@ -14,7 +14,7 @@ Each input runs in this process under a time limit (``--seconds``, by SIGALRM) a
   read      accepted (for a dataset: every path it names lies inside the dataset folder),
   crashed   any other exception (what would be a traceback), or a dataset path outside its folder,
   over      past the time or memory limit.
-A run prints the tally per reader and the first ``--show`` crashes and overs. tests/test_fuzz.py runs a
+A run prints the tally per reader and the first ``--show`` crashes and overs. tests/data/test_fuzz.py runs a
 seeded subset.
 """
 from __future__ import annotations

@@ -49,7 +49,7 @@ def bench_tokenizer(path: str | None, vocab: int, files: int):
             continue
     if not pieces:
         sys.path.insert(0, str(ROOT / "tests"))
-        from conftest import chord_piece
+        from support.scores import chord_piece
 
         pieces = [tk.base_ids_per_bar(tok, tk.normalize_score(chord_piece(i, bars=8), tok)) for i in range(24)]
     tk.train_bpe(tok, pieces, vocab)

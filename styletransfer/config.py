@@ -170,6 +170,17 @@ class FaultWeightsConfig(Section):
     bass_leap: float = Field(..., ge=0)
 
 
+class CadenceFaultsConfig(Section):
+    """What an inner phrase end costs the search by the cadence that closes it, times ``cadence_weight``."""
+
+    _at = ("transfer", "search", "cadence_faults")
+    authentic: float = Field(..., ge=0)
+    half: float = Field(..., ge=0)
+    plagal: float = Field(..., ge=0)
+    deceptive: float = Field(..., ge=0)
+    none: float = Field(..., ge=0)
+
+
 class SearchConfig(Section):
     """The search over partial accompaniments (transfer/search.py): the batch is stopped every
     ``bars_per_step`` bars and resampled by the faults a theory teacher would mark."""
@@ -180,9 +191,11 @@ class SearchConfig(Section):
     strength: float = Field(..., ge=0)  # log-weight of one fault when resampling
     rank_strength: float = Field(..., ge=0)  # what one fault costs in the final ranking
     cadence_bonus: float = Field(..., ge=0)  # final ranking: an authentic cadence onto the tonic at the end
-    cadence_weight: float = Field(..., ge=0)  # an inner phrase end's cost: this x CADENCE_FAULTS[its cadence]
+    cadence_weight: float = Field(..., ge=0)  # an inner phrase end's cost: this x cadence_faults[its cadence]
+    cadence_faults: CadenceFaultsConfig
     fault_weights: FaultWeightsConfig
     final_tries: int = Field(..., ge=1, le=8)  # the last window sampled again while no candidate ends authentic
+    final_bars: int = Field(..., ge=1, le=8)  # a window starting this close to the end runs to it
     parts: int = Field(..., ge=1, le=16)  # the style's texture: a beat in more or fewer parts is a voice_count fault
 
 

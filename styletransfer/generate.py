@@ -11,7 +11,7 @@ from .model.adapters import file_slug, load_styled, parse_style
 from .model.runs import base_recipe, resolve_base
 from .tokens.bars import score_bar_ticks
 from .tokens.tokenizer import decode_ids, special_id
-from .transfer.sampler import sample
+from .transfer.sampler import Sampling, sample
 
 
 def cut_bars(score, bars: int):
@@ -22,7 +22,7 @@ def cut_bars(score, bars: int):
     return score.clip(0, int(ticks[bars]), clip_end=True)
 
 
-def sample_bars(model, tokenizer, bars: int, n: int, temperature: float, top_k: int, top_p: float, seed: int):
+def sample_bars(model, tokenizer, bars: int, n: int, sampling: Sampling, seed: int):
     """n Scores of at least ``bars`` bars (or until the model ends the piece)."""
     bos, eos = special_id(tokenizer, "BOS"), special_id(tokenizer, "EOS")
     rows = [[bos] for _ in range(n)]
@@ -33,7 +33,7 @@ def sample_bars(model, tokenizer, bars: int, n: int, temperature: float, top_k: 
         if not active:
             break
         new = sample(model, [rows[i] for i in active] if len({len(rows[i]) for i in active}) == 1 else [rows[active[0]]],
-                     256, temperature=temperature, top_k=top_k, top_p=top_p, seed=generator_seed, eos_id=eos)
+                     256, sampling=sampling, seed=generator_seed, eos_id=eos)
         generator_seed += 1
         for i, tokens in zip(active, new):
             if eos in tokens:
@@ -56,7 +56,7 @@ def generate_files(base, style: str, bars: int, out: Path | None, n: int, overri
     cfg = base_recipe(base_dir, overrides).sample  # a bad --set fails before the model loads
     model, tokenizer, _ = load_styled(base_dir, style)
     torch.manual_seed(cfg.seed)
-    scores = sample_bars(model, tokenizer, bars, n, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed)
+    scores = sample_bars(model, tokenizer, bars, n, Sampling(cfg.temperature, cfg.top_k, cfg.top_p), cfg.seed)
     for path, score in zip(paths, scores):
         if not score.note_num():
             raise UserError("the model wrote no notes (try another --set sample.seed=N)")

@@ -29,6 +29,21 @@ from .notes import split_melody
 from .phrases import phrase_ends, phrase_starts
 from .voice_leading import voice_leading_rates
 
+# the faults a teacher marks and counts, one name each: the search weighs them (a recipe's
+# transfer.search.fault_weights names these and no others)
+FAULT_KINDS = ("parallels_melody_bass", "parallels_any_voices", "hidden_outer", "voice_crossing", "spacing",
+               "no_bass", "strong_beat_dissonance", "unexplained_chromatic", "voice_count", "voice_count_time",
+               "bass_repeat", "bass_leap")
+
+
+def fault_counts(melody_notes: np.ndarray, accompaniment_notes: np.ndarray, beat: float, time_signatures,
+                 key: tuple[int, str] | None, *, parts: int, breaks=None) -> dict[str, float]:
+    """How many of each of ``FAULT_KINDS`` a harmonization holds (counts, not rates): what the search
+    weighs. ``breaks``: phrase starts, where no parallel is judged; ``parts``: the style's texture."""
+    counts = {**voice_leading_rates(melody_notes, accompaniment_notes, beat, breaks=breaks, parts=parts),
+              **dissonance_rates(melody_notes, accompaniment_notes, beat, time_signatures, key)}
+    return {kind: counts[f"{kind}_count"] for kind in FAULT_KINDS}
+
 
 def theory_rates(melody_notes, accompaniment_notes, beat: float = 1.0, time_signatures=((0.0, 4, 4),),
                  fermatas=None, key: tuple[int, str] | None = None) -> dict:

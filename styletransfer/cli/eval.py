@@ -59,25 +59,14 @@ def eval_transfer(
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
 ):
     """Metrics of one result: melody kept, harmony (Yeh et al. 2021), texture, and style."""
-    from ..data.catalog import find_composer, load_catalog
     from ..data.melody_file import read_melody_noting
-    from ..eval.benchmark import composer_reference, load_or_train_judge, score_output
-    from ..tokens.tokenizer import load_score
+    from ..eval.benchmark import evaluate_transfer
 
     # a changed melody: one yellow line as in transfer, on stderr so that --json stays clean
     melody_score, warnings = read_melody_noting(melody, track)
     print_warnings(warnings, out=Console(stderr=True))
-    if not output.exists():
-        raise UserError(f"file not found: {output}")
-    output_score = load_score(output)
-    reference = judge_model = style_class = None
-    if style is not None:
-        folder = _data(data)
-        composer = find_composer(load_catalog(folder), style)
-        reference = composer_reference(load_catalog(folder), composer)
-        judge_model = load_or_train_judge(judge, folder, say=lambda m: console.print(m, soft_wrap=True))
-        style_class = judge_model.class_for(composer)
-    row = score_output(output_score, melody_score, reference, judge_model, style_class)
+    row, style_class = evaluate_transfer(output, melody_score, style, _data(data) if style is not None else None,
+                                         judge, say=lambda m: console.print(m, soft_wrap=True))
     if as_json:
         print(json.dumps(_jsonable(row), indent=1))
         return
@@ -101,23 +90,17 @@ def eval_perplexity(
     as_json: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
 ):
     """Per-composer test loss (nats per token) of the base and of its adapters: each adapter should be best on its composer."""
-    from ..eval.perplexity import best_column, perplexity_table
-    from ..model.adapters import parse_style, resolve_style
-    from ..model.runs import adapters, resolve_base
+    from ..eval.perplexity import adapter_names, perplexity_table
+    from ..model.runs import resolve_base
 
     if out is not None:
         refuse_to_overwrite([out], force)
     base_dir = resolve_base(base)
-    names = list(adapters(base_dir)) if all_adapters else []
-    for s in style or []:
-        for folder, _ in resolve_style(base_dir, parse_style(s)):
-            if folder.name not in names:
-                names.append(folder.name)
+    names = adapter_names(base_dir, style or [], all_adapters)
     if split not in ("test", "validation"):
         raise UserError(f"--split must be test or validation, got {split!r}")
     table = perplexity_table(base_dir, names, _data(data), min_pieces=min_pieces, split=split,
                              progress=lambda s: console.print(f"scored {s}", soft_wrap=True))
-    table["best"] = best_column(table)
     if as_json:
         print(table.reset_index().to_json(orient="records", indent=1))
     else:
@@ -170,37 +153,17 @@ def eval_bach_chorales(
     force: Annotated[bool, typer.Option(help="overwrite the report")] = False,
 ):
     """The Bach chorale benchmark: held-out chorales' sopranos harmonized by mst and by baselines, every metric."""
-    import time
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    from ..config import resolve_data_path
-    from ..eval.benchmark import bach_chorales, melody_files
-    from ..eval.report import benchmark_markdown
-    from ..io import atomic_write_text
+    from ..eval.benchmark import bach_chorales, benchmark_melodies
+    from ..eval.report import benchmark_csv_path, write_benchmark
 
     if candidates is not None and candidates < 1:
         raise UserError(f"--candidates must be at least 1, got {candidates}")
-    csv = out.with_suffix(".csv")
-    refuse_to_overwrite([out, csv], force)
+    refuse_to_overwrite([out, benchmark_csv_path(out)], force)
     if outputs is not None and outputs.is_dir() and any(outputs.iterdir()) and not force:
         raise UserError(f"{outputs} is not empty (use --force to write into it)")
-    if melodies is None:
-        melodies_dir = resolve_data_path("data/melodies", missing_ok=True)  # the tunes are optional
-    elif str(melodies).lower() == "none":
-        melodies_dir = None
-    else:
-        melodies_dir = melodies
-        if not melodies_dir.is_dir():
-            raise UserError(f"--melodies: not a folder: {melodies_dir}")
-    tunes = len(melody_files(melodies_dir)) if melodies_dir is not None and melodies_dir.is_dir() else 0
-    started = time.perf_counter()
+    melodies_dir = benchmark_melodies(melodies)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("harmonizing", total=None)
@@ -208,19 +171,12 @@ def eval_bach_chorales(
         def step(label: str) -> None:
             bar.update(task, advance=1, description=f"harmonizing ({label})")
 
-        result = bach_chorales(base, n, style, other, candidates, seed, _data(data), judge,
-                               melodies_dir if tunes else None, say=lambda m: console.print(m, soft_wrap=True),
-                               progress=step, compare_styles=compare_styles, outputs=outputs, real_judge_dir=real_judge,
-                               skip=skip)
-    seconds = time.perf_counter() - started
-    report = benchmark_markdown(result, n, style, candidates, seed, seconds, compare_styles, skip)
-    import pandas as pd
-
-    rows = [dict(r, set="chorales") for r in result["chorales"]] + [dict(r, set="melodies") for r in result["melodies"]]
-    atomic_write_text(csv, pd.DataFrame(rows).to_csv(index=False))
-    atomic_write_text(out, report)
+        result = bach_chorales(base, n, style, other, candidates, seed, _data(data), judge, melodies_dir,
+                               say=lambda m: console.print(m, soft_wrap=True), progress=step,
+                               compare_styles=compare_styles, outputs=outputs, real_judge_dir=real_judge, skip=skip)
+    report, csv = write_benchmark(result, out)
     console.print(report, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"wrote {out} and {csv} in {seconds:.0f}s")
+    console.print(f"wrote {out} and {csv} in {result['seconds']:.0f}s")
 
 
 @judge_app.command("train")

@@ -18,6 +18,7 @@ Happy Birthday, other tunes and Essen folk songs), where there is no original.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,7 +30,7 @@ import pandas as pd
 from ..analysis.cadences import fermata_onsets
 from ..analysis.notes import notes_of
 from ..analysis.theory import voice_leading_metrics
-from ..config import TransferConfig
+from ..config import TransferConfig, resolve_data_path
 from ..data.catalog import find_composer, load_catalog, select
 from ..data.melody_file import MELODY_SUFFIXES, mark_fermatas, quiet_read_melody
 from ..errors import UserError
@@ -114,6 +115,37 @@ def melody_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MELODY_SUFFIXES and p.is_file())
 
 
+def evaluate_transfer(output: Path, melody, style: str | None, data: Path | None, judge_dir: Path,
+                      say: Callable[[str], None] = print) -> tuple[dict, str | None]:
+    """`mst eval transfer`: the metrics of ``output`` (a MIDI file harmonizing the Score ``melody``) and,
+    with a ``style``, its style measures against that composer's test pieces in ``data`` and the style judge
+    at ``judge_dir`` (trained there when missing): (the metrics, the judge's class for the composer or None)."""
+    if not output.exists():
+        raise UserError(f"file not found: {output}")
+    output_score = load_score(output)
+    reference = judge = style_class = None
+    if style is not None:
+        catalog = load_catalog(data)
+        composer = find_composer(catalog, style)
+        reference = composer_reference(catalog, composer)
+        judge = load_or_train_judge(judge_dir, data, say)
+        style_class = judge.class_for(composer)
+    return score_output(output_score, melody, reference, judge, style_class), style_class
+
+
+def benchmark_melodies(melodies: Path | None) -> Path | None:
+    """The folder of unseen melodies the benchmark harmonizes too (`--melodies`): the bundled data/melodies
+    when None (None when it is missing: the tunes are optional), None for "none", else ``melodies``."""
+    if melodies is None:
+        bundled = resolve_data_path("data/melodies", missing_ok=True)
+        return bundled if bundled.is_dir() else None
+    if str(melodies).lower() == "none":
+        return None
+    if not melodies.is_dir():
+        raise UserError(f"--melodies: not a folder: {melodies}")
+    return melodies
+
+
 def ablations(settings: TransferConfig, key_normalized: bool = False) -> list[tuple[str, TransferConfig]]:
     """The transfer without each of its parts, for the ablation rows: (label suffix, settings);
     ``key_normalized``: the model was trained in the reference key, so harmonizing there is a part too."""
@@ -181,10 +213,12 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
                   data: Path, judge_dir: Path, melodies_dir: Path | None, say: Callable[[str], None] = print,
                   progress: Callable[[str], None] | None = None, compare_styles: bool = True,
                   outputs: Path | None = None, real_judge_dir: Path | None = None, skip: int = 0) -> dict:
-    """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, ...}; every
-    output (and original) is also written to ``outputs/<system>/<piece>.mid`` when given. P(real) comes from
-    the real-or-generated judge at ``real_judge_dir`` when one is saved there (`mst eval real-judge train`).
-    ``skip``: the first test chorales left out (the ``n`` taken after them)."""
+    """The benchmark: {"chorales": rows, "melodies": rows, "systems": order, "judge": report, "seconds": its
+    run time, "options": the arguments its report names, ...}; every output (and original) is also written to
+    ``outputs/<system>/<piece>.mid`` when given. P(real) comes from the real-or-generated judge at
+    ``real_judge_dir`` when one is saved there (`mst eval real-judge train`). ``skip``: the first test
+    chorales left out (the ``n`` taken after them)."""
+    started = time.perf_counter()
     base_dir = resolve_base(base)
     catalog = load_catalog(data)
     adapter = find_adapter(base_dir, style)  # unknown style: one line listing the adapters
@@ -255,6 +289,9 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
         melody_of[name] = melody
     result["melodies"] = (run_systems(tunes, systems, str(base_dir), candidates, seed, score_fn, progress, keep)
                           if tunes else [])
+    result["options"] = {"n": n, "skip": skip, "style": style, "candidates": candidates, "seed": seed,
+                         "compare_styles": compare_styles}
+    result["seconds"] = time.perf_counter() - started
     return result
 
 

@@ -20,8 +20,8 @@ import torch
 from ..data.catalog import load_catalog
 from ..data.prepare import encode_files
 from ..errors import UserError
-from ..model.adapters import load_styled
-from ..model.runs import base_recipe
+from ..model.adapters import load_styled, parse_style, resolve_style
+from ..model.runs import adapters, base_recipe
 from ..tokens.tokenizer import bpe_encode_pieces, load_tokenizer, special_id
 from ..transfer.sampler import model_context
 
@@ -103,8 +103,8 @@ def composer_losses(model, pieces: list[EncodedPiece], context: int, composers: 
 
 def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int = 2, workers: int = 0,
                      progress=None, split: str = "test") -> pd.DataFrame:
-    """Rows: composers with at least ``min_pieces`` pieces in ``split``; columns: pieces, tokens, then the
-    loss under the base ("base") and under each style's adapter."""
+    """Rows: composers with at least ``min_pieces`` pieces in ``split``; columns: pieces, tokens, the
+    loss under the base ("base") and under each style's adapter, then "best" (``best_column``)."""
     catalog = load_catalog(data)
     tokenizer = load_tokenizer(base)
     pieces = encode_test_pieces(catalog, tokenizer, split=split, workers=workers,
@@ -126,10 +126,22 @@ def perplexity_table(base: Path, styles: list[str], data: Path, min_pieces: int 
         table["base" if style == "none" else style] = [losses[c] for c in composers]
         if progress is not None:
             progress(style)
+    table["best"] = best_column(table)
     return table
+
+
+def adapter_names(base: Path, styles: list[str], all_adapters: bool = False) -> list[str]:
+    """The adapters of ``base`` to score: every one with ``all_adapters``, then those ``styles`` name
+    (`--style` values, as in `mst transfer`), each once, in that order."""
+    names = list(adapters(base)) if all_adapters else []
+    for s in styles:
+        for folder, _ in resolve_style(base, parse_style(s)):
+            if folder.name not in names:
+                names.append(folder.name)
+    return names
 
 
 def best_column(table: pd.DataFrame) -> pd.Series:
     """The model with the lowest loss on each composer."""
-    models = [c for c in table.columns if c not in ("pieces", "tokens")]
+    models = [c for c in table.columns if c not in ("pieces", "tokens", "best")]
     return table[models].idxmin(axis=1)

@@ -1,9 +1,12 @@
-"""The benchmark's and perplexity's tables: per-system summaries and their Markdown."""
+"""The benchmark's and perplexity's tables: per-system summaries, their Markdown and the benchmark's CSV."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
+
+from ..io import atomic_write_text
 
 # (column in the tables, metric key, format, what is better) — the report's columns, in order
 COLUMNS = [
@@ -75,17 +78,39 @@ def perplexity_markdown(table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def benchmark_markdown(result: dict, n: int, style: str, candidates: int | None, seed: int, seconds: float,
-                       compare_styles: bool = True, skip: int = 0) -> str:
-    order = result["systems"]
+def benchmark_markdown(result: dict) -> str:
+    """The report of a benchmark run (``benchmark.bach_chorales``' result): the command that ran it, then
+    the per-system summary of the chorales and of the unseen melodies."""
+    order, o = result["systems"], result["options"]
+    n, skip, style, candidates, seed = o["n"], o["skip"], o["style"], o["candidates"], o["seed"]
     chorales = summary(result["chorales"], order)
     parts = [f"## Chorales: {result['composer']}, test split ({int(chorales['pieces'].max())} chorales)\n",
              f"`mst eval bach-chorales --n {n}{f' --skip {skip}' if skip else ''} --style {style}"
              f"{'' if candidates is None else f' --candidates {candidates}'} "
-             f"--seed {seed}{'' if compare_styles else ' --no-compare-styles'}` "
-             f"({seconds:.0f} s). P(style) is the judge's P({result['style_class']}).\n",
+             f"--seed {seed}{'' if o['compare_styles'] else ' --no-compare-styles'}` "
+             f"({result['seconds']:.0f} s). P(style) is the judge's P({result['style_class']}).\n",
              markdown_table(chorales)]
     if result["melodies"]:
         tunes = summary(result["melodies"], order)
         parts += [f"\n## Melodies the model never saw ({int(tunes['pieces'].max())} tunes)\n", markdown_table(tunes)]
     return "\n".join(parts)
+
+
+def benchmark_csv(result: dict) -> str:
+    """Every scored piece of a benchmark run, one row each: the chorales' rows, then the melodies', with a
+    "set" column (chorales or melodies) last."""
+    rows = [dict(r, set="chorales") for r in result["chorales"]] + [dict(r, set="melodies") for r in result["melodies"]]
+    return pd.DataFrame(rows).to_csv(index=False)
+
+
+def benchmark_csv_path(report: Path) -> Path:
+    """Where the benchmark's CSV goes: next to its Markdown report."""
+    return report.with_suffix(".csv")
+
+
+def write_benchmark(result: dict, out: Path) -> tuple[str, Path]:
+    """Write a benchmark run's Markdown report to ``out`` and its CSV next to it: (the report, the CSV's path)."""
+    report, csv = benchmark_markdown(result), benchmark_csv_path(out)
+    atomic_write_text(csv, benchmark_csv(result))
+    atomic_write_text(out, report)
+    return report, csv

@@ -95,7 +95,7 @@ def parse_style(text: str | None) -> Style:
 
 
 def resolve_style(base_dir: Path, style: Style) -> list[tuple[Path, float | None]]:
-    """Each part's adapter folder (``generate.find_adapter``: slug or composer name; an unknown one lists the
+    """Each part's adapter folder (``find_adapter``: slug or composer name; an unknown one lists the
     adapters), checked before any weights load. The same adapter twice is an error."""
     resolved: list[tuple[Path, float | None]] = []
     seen: dict[Path, str] = {}

@@ -1,4 +1,5 @@
-"""Build, save and load the causal LM; import the original project's nanoGPT checkpoint.
+"""Build, save and load the causal LM (the import of the original project's nanoGPT checkpoints is
+``model/nanogpt.py``, which builds on ``gpt2_config`` and ``save_model`` here).
 
 Models are plain transformers classes (Llama by default, GPT-2 for the nanoGPT import) so that what
 users keep is a standard Hugging Face folder: ``config.json`` + ``model.safetensors``.

@@ -1,7 +1,7 @@
-"""Token choice: one allowed id per row, from the model's logits and the coarse mask (transfer/mask.py).
+"""Token choice: one allowed id per row, from the logits the sampler filtered (transfer/sampler.py's
+``filter_logits``: the coarse mask of transfer/mask.py, temperature, top-k, top-p).
 
-Temperature/top-k/top-p are applied to the coarse-masked logits, Gumbel noise is added and the best
-candidates are walked in order, running the exact check on each until one passes (about two checks per
+Gumbel noise is added to the filtered logits and the best candidates are walked in order, running the exact check on each until one passes (about two checks per
 id with a random-weight model). Without top-k/top-p that is an exact sample from the model's
 distribution renormalized over the allowed ids (Gumbel-max over the allowed set); with them the filter is
 applied to the coarse set, and only if every filtered candidate breaks a rule is the rest of the coarse
@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 
 from ..tokens.grammar import Grammar
-from .sampler import filter_logits
+from .sampler import Filtered
 from .state import ConstraintState
 
 TOP_CANDIDATES = 8  # candidates walked per row before the slow path
@@ -35,15 +35,13 @@ class Rows(Protocol):
         """The hurry token and the state after it (the last resort)."""
 
 
-def choose(rows: Rows, logits: torch.Tensor, coarse: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
-           top_p: float = 1.0, generator=None) -> list[tuple[int, ConstraintState]]:
-    """(id, state after it) per row: Gumbel-max over the (filtered) coarse-masked logits, walked in order.
+def choose(rows: Rows, filtered: Filtered, generator=None) -> list[tuple[int, ConstraintState]]:
+    """(id, state after it) per row: Gumbel-max over the filtered logits, walked in order.
 
     A finished row gets EOS again and keeps its state.
     """
-    masked = logits.masked_fill(~coarse, float("-inf"))
-    greedy = top_k == 1
-    perturbed = masked if greedy else gumbel_perturbed(filter_logits(masked, temperature, top_k, top_p), generator)
+    greedy = filtered.greedy
+    perturbed = filtered.kept if greedy else gumbel_perturbed(filtered.kept, generator)
     k = min(TOP_CANDIDATES, perturbed.shape[-1])
     values, order = perturbed.topk(k, dim=-1)
     values, order = values.tolist(), order.tolist()
@@ -56,7 +54,7 @@ def choose(rows: Rows, logits: torch.Tensor, coarse: torch.Tensor, temperature: 
         if pick is None:
             # Fresh noise for the whole coarse set: the filtered candidates that had some have all failed, and
             # every other id's noise is independent of theirs, so this is still Gumbel-max over the rest.
-            rest = masked[r] if greedy else gumbel_perturbed(masked[r] / temperature, generator)
+            rest = filtered.tempered[r] if greedy else gumbel_perturbed(filtered.tempered[r], generator)
             pick = _slow_pick(rows, r, perturbed[r], rest)
         picks.append(pick)
     return picks

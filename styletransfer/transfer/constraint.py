@@ -1,7 +1,7 @@
 """The melody guarantee for the sampler: a batch of texture rows kept to a melody, id by id.
 
-``MelodyConstraint`` is the sampler's constraint (``select`` / ``allowed`` / ``advance``, see
-transfer/sampler.py) and keeps each row's bookkeeping: its state (transfer/state.py), budget, ids so
+``MelodyConstraint`` is the sampler's constraint (``mask`` / ``choose`` / ``advance``: transfer/sampler.py's
+``Constraint``) and keeps each row's bookkeeping: its state (transfer/state.py), budget, ids so
 far. The parts, one concern each:
 
 - transfer/rules.py: the rules, a state machine over base tokens (``step``, ``eos_ok``);
@@ -19,6 +19,7 @@ from .hurry import HurryPath
 from .likelihood import ChosenLikelihood
 from .mask import FINISHED_ROW, coarse_mask, row_thresholds
 from .plan import MelodyPlan
+from .sampler import Filtered
 from .rules import MelodyRules
 from .state import ConstraintState
 
@@ -106,10 +107,8 @@ class MelodyConstraint:
         """[B] model log-likelihood of the ids chosen so far (a non-final window's stop token excluded)."""
         return self.likelihood.total()
 
-    # ---- the sampler hooks
-
     def allowed(self, step: int) -> torch.Tensor:
-        """Exact [B, V] mask (slow: every coarse candidate is checked). For samplers without ``select``."""
+        """The exact [B, V] mask (slow: every coarse candidate is checked): what ``choose`` may pick from."""
         eos = self.grammar.eos
         mask = self.coarse_mask("cpu")
         for r in range(self.batch):
@@ -121,12 +120,17 @@ class MelodyConstraint:
                     mask[r, i] = False
         return mask
 
-    def select(self, logits: torch.Tensor, step: int, temperature: float = 1.0, top_k: int = 0,
-               top_p: float = 1.0, generator=None) -> torch.Tensor:
-        """Pick one allowed id per row (transfer/choice.py), remembering the state after it for ``advance``."""
+    # ---- the sampler's hooks (transfer/sampler.Constraint)
+
+    def mask(self, step: int, logits: torch.Tensor) -> torch.Tensor:
+        """The coarse mask, a superset of the allowed ids, for the sampling filter."""
         self.stats["steps"] += 1
-        coarse = self.coarse_mask(logits.device, logits.shape[-1])
-        picks = choose(self, logits, coarse, temperature, top_k, top_p, generator)
+        return self.coarse_mask(logits.device, logits.shape[-1])
+
+    def choose(self, logits: torch.Tensor, filtered: Filtered, step: int, generator) -> torch.Tensor:
+        """One allowed id per row (transfer/choice.py), remembering the state after it for ``advance``;
+        the model's log-likelihood of each id from the unfiltered ``logits``."""
+        picks = choose(self, filtered, generator)
         chosen = [token for token, _ in picks]
         self._next = [state for _, state in picks]
         tokens = torch.tensor(chosen, device=logits.device)
@@ -140,7 +144,7 @@ class MelodyConstraint:
                 continue
             if token == self._chosen[r] and self._next[r] is not None:
                 new = self._next[r]
-            else:  # a sampler without select (allowed() masks): check it now
+            else:  # an id this constraint did not choose (e.g. replayed from a kept texture): check it now
                 new = self.check(r, token)
                 if new is None:
                     raise ValueError(f"token {token} breaks the melody constraint in row {r}")

@@ -41,7 +41,6 @@ from .accompany import transfer as accompany
 from .ranking import Candidate
 from .redo import Redo, parse_span, read_kept
 from .runtime import decoding_threads, for_decoding
-from .search import Search
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -159,16 +158,12 @@ def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | N
     trained in the reference key harmonizes the melody there; the candidates come back in the melody's key
     (their ``texture_ids`` stay in the reference key)."""
     cfg = settings or loaded.recipe.transfer
-    search = Search(**cfg.search.model_dump(exclude={"enabled"})) if cfg.search.enabled else None
     shift = reference_key_shift(melody, loaded, cfg)
     if redo is not None and shift:
         redo = Redo(redo.kept.shift_pitch(shift), redo.first, redo.last)
     with decoding_threads(loaded.model):
-        results = accompany(melody.shift_pitch(shift) if shift else melody, loaded.model, loaded.tokenizer,
-                            candidates=candidates or cfg.candidates, seed=seed,
-                            temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
-                            harmony_weight=cfg.harmony_weight, progress=progress, search=search,
-                            hard_rules=frozenset(cfg.hard_rules), redo=redo)
+        results = accompany(melody.shift_pitch(shift) if shift else melody, loaded.model, loaded.tokenizer, cfg,
+                            seed, candidates or cfg.candidates, progress=progress, redo=redo)
     for candidate in results if shift else ():
         candidate.score = candidate.score.shift_pitch(-shift)
     return results

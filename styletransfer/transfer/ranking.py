@@ -13,7 +13,6 @@ from .plan import MelodyPlan
 
 PENALTY_NO_ACCOMPANIMENT = 10.0
 PENALTY_ONE_PITCH = 5.0
-HARMONY_WEIGHT = 1.0
 
 
 @dataclass

@@ -1,23 +1,23 @@
 """How the model runs while it decodes on the CPU: on the cores that are free, in bfloat16 where the CPU
-computes it natively.
+computes it natively. The measurements behind each choice are in docs/performance.md (`bench/runtime.py`).
 
 Threads: one token at a time for a batch of 32 is a string of tiny matmuls, which two threads still speed up
-(Happy Birthday: 1.3x on this 2-core machine when it is idle) as long as OpenMP's threads spin between them.
-When another job holds a core, the spinning thread waits on a descheduled one and decoding gets 2.4x slower
-than on one thread (and a passive wait policy loses the gain when idle). So the decoder takes the cores that
-other processes left idle over the last 50 ms, at most ``MAX_DECODE_THREADS``: two side-by-side benchmark
-processes each decode on one thread, a lone ``mst transfer`` on two. Threads never change a note: the same seed writes
-the same texture on one thread or two (tests/test_runtime.py).
+as long as OpenMP's threads spin between them; when another job holds a core, a spinning thread waits on a
+descheduled one and two threads are much slower than one (a passive wait policy instead loses the gain on an
+idle machine). So the decoder takes the cores that other processes left idle over the last 50 ms
+(``free_cores``), at most ``MAX_DECODE_THREADS``: two side-by-side benchmark processes each decode on one
+thread, a lone ``mst transfer`` on two. Threads never change a note: the same seed writes the same texture
+on one thread or two (tests/transfer/test_runtime.py).
 
-bfloat16 (``transfer.dtype``): the weights, activations and KV cache in half the bytes; 1.2x faster decoding
-here (AVX512-BF16). ``auto`` takes it only where the CPU has native bfloat16 (AVX512-BF16 or AMX; elsewhere
-a bfloat16 matmul is emulated and slower than float32), so what a seed writes depends on the CPU's kind.
+bfloat16 (``transfer.dtype``): the weights, activations and KV cache in half the bytes, which the one-token
+steps read from memory at every step. ``auto`` takes it only where the CPU has native bfloat16 (AVX512-BF16
+or AMX; elsewhere a bfloat16 matmul is emulated and slower than float32), so what a seed writes depends on
+the CPU's kind.
 
-Attention stays in float32 (``for_decoding``): torch's CPU scaled-dot-product attention is 5-6x slower
-in bfloat16 than in float32 for one query over a cache of 64-256 keys (bench/runtime.py), while the
-matmuls around it gain from bfloat16. So a bfloat16 model on the CPU attends through transformers' own
-sdpa with its inputs upcast, registered as an attention implementation (transformers' AttentionInterface,
-with sdpa's mask): Happy Birthday harmonizes 1.25x faster than in bfloat16 throughout (bench/runtime.py).
+Attention stays in float32 (``for_decoding``): torch's CPU scaled-dot-product attention is several times
+slower in bfloat16 than in float32 for one query over a short cache, while the matmuls around it gain from
+bfloat16. So a bfloat16 model on the CPU attends through transformers' own sdpa with its inputs upcast,
+registered as an attention implementation (transformers' AttentionInterface, with sdpa's mask).
 """
 from __future__ import annotations
 

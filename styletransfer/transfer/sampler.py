@@ -4,8 +4,7 @@ Why not ``model.generate``: for the small models this project trains, per-token 
 dominates, and generate's logits processors, stopping criteria and DynamicCache (which re-concatenates
 the whole cache every token) cost more than the model itself. Here each step is one direct call of the
 model's own forward over one token into a preallocated ring-buffer cache, then a few tensor ops to pick
-the token. (A hand-written fused decode step beside it was measured and removed: about 1.05x on the
-transfer at 32-64 candidates, bench/decode.py and docs/performance.md.)
+the token (what that saves, and what a hand-written fused step did not: docs/performance.md).
 
 Past the model's context:
 - RoPE models (Llama): the cache keeps the last ``context`` tokens (a rolling window). Positions keep
@@ -26,25 +25,77 @@ difference). The main case, N candidates from one prompt, has no padding.
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
 
-@runtime_checkable
+@dataclass(frozen=True)
+class Sampling:
+    """How the next id is drawn from the model's logits: temperature, then top-k (0: off; 1: greedy), then
+    top-p (1: off). The transfer takes them from the recipe (``transfer``), `mst generate` from ``sample``."""
+
+    temperature: float
+    top_k: int
+    top_p: float
+
+    @property
+    def greedy(self) -> bool:
+        return self.top_k == 1
+
+
+PLAIN = Sampling(1.0, 0, 1.0)  # the model's own distribution, unfiltered
+GREEDY = Sampling(1.0, 1, 1.0)
+
+
+@dataclass
+class Filtered:
+    """The logits after the sampling filter, [B, V] (-inf where an id may not be drawn): ``tempered``, the
+    mask and the temperature only; ``kept``, top-k and top-p too. Greedy: both the masked logits (no
+    temperature, no noise: ids are taken best first)."""
+
+    tempered: torch.Tensor
+    kept: torch.Tensor
+    greedy: bool
+
+
 class Constraint(Protocol):
-    """Hook for constrained decoding (the melody-keeping state machine lives in transfer.py).
+    """Constrained decoding: at each step the sampler asks the constraint for a ``mask`` ([B, V] or [V]
+    bool, True = may be drawn; None: no restriction), applies it with the sampling filter
+    (``filter_logits``), lets the constraint ``choose`` the ids [B] from the filtered logits, and tells
+    it the ids with ``advance``. ``step`` is the 0-based count of new ids. Rows that already stopped at
+    ``eos_id`` receive ``eos_id`` again and should be ignored."""
 
-    ``allowed(step)`` is called before token ``step`` (0-based count of new tokens) is sampled and returns a
-    bool mask [B, V] (True = may be sampled; it may also broadcast, e.g. [V]) or None for no restriction.
-    ``advance(tokens)`` is then called with the LongTensor [B] of tokens chosen at that step; rows that already
-    stopped at ``eos_id`` receive ``eos_id`` again and should be ignored.
-    """
+    def mask(self, step: int, logits: torch.Tensor) -> torch.Tensor | None: ...
 
-    def allowed(self, step: int) -> torch.Tensor | None: ...
+    def choose(self, logits: torch.Tensor, filtered: Filtered, step: int, generator) -> torch.Tensor: ...
 
     def advance(self, tokens: torch.Tensor) -> None: ...
+
+
+class MaskConstraint:
+    """A constraint that only forbids ids: a subclass gives ``allowed(step)`` (a bool mask, or None) and
+    ``advance(tokens)``; the ids are drawn from the filtered logits as without a constraint."""
+
+    def allowed(self, step: int) -> torch.Tensor | None:
+        raise NotImplementedError
+
+    def mask(self, step: int, logits: torch.Tensor) -> torch.Tensor | None:
+        allowed = self.allowed(step)
+        if allowed is None:
+            return None
+        allowed = allowed.to(device=logits.device, dtype=torch.bool)
+        if not bool(allowed.any(-1).all()):
+            raise ValueError(f"constraint allows no token at step {step}")
+        return allowed
+
+    def choose(self, logits: torch.Tensor, filtered: Filtered, step: int, generator) -> torch.Tensor:
+        return draw(filtered, generator)
+
+    def advance(self, tokens: torch.Tensor) -> None:
+        pass
 
 
 TOP_P_CANDIDATES = 64  # top-p looks among this many best tokens first (filter_logits)
@@ -104,18 +155,16 @@ class _RingCache(Cache):
         self.start = self.filled = 0
 
 
-def _pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen) -> torch.Tensor:
-    """[B, V] float logits -> [B] token ids."""
-    if top_k == 1:
-        return logits.argmax(-1)  # greedy: no randomness, no softmax
-    probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)
-    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
-
-
-def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
-    """Temperature, then top-k, then top-p: filtered-out tokens get -inf."""
-    if temperature != 1.0:
-        logits = logits / temperature
+def filter_logits(logits: torch.Tensor, sampling: Sampling, mask: torch.Tensor | None = None) -> Filtered:
+    """The one sampling filter: the constraint's mask, then temperature, top-k and top-p."""
+    if mask is not None:
+        logits = logits.masked_fill(~mask, float("-inf"))
+    if sampling.greedy:
+        return Filtered(logits, logits, True)
+    if sampling.temperature != 1.0:
+        logits = logits / sampling.temperature
+    tempered = logits
+    top_k, top_p = sampling.top_k, sampling.top_p
     if 0 < top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -131,26 +180,23 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: f
         drop = top_probs.cumsum(-1) - top_probs >= top_p
         kept = logits.gather(-1, order).masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter_(-1, order, kept)
-    return logits
+    return Filtered(tempered, logits, False)
 
 
-def _choose(logits, constraint, step, temperature, top_k, top_p, gen):
-    """The next tokens [B]: the constraint's own ``select`` if it has one, else mask + ``_pick``."""
-    if constraint is not None and hasattr(constraint, "select"):
-        return constraint.select(logits, step, temperature=temperature, top_k=top_k, top_p=top_p, generator=gen)
-    if constraint is not None:
-        logits = _apply_constraint(logits, constraint, step)
-    return _pick(logits, temperature, top_k, top_p, gen)
+def draw(filtered: Filtered, generator) -> torch.Tensor:
+    """[B] ids drawn from the filtered logits (the best, when greedy)."""
+    if filtered.greedy:
+        return filtered.kept.argmax(-1)
+    return torch.multinomial(filtered.kept.softmax(-1), 1, generator=generator).squeeze(-1)
 
 
-def _apply_constraint(logits, constraint, step):
-    mask = constraint.allowed(step)
-    if mask is None:
-        return logits
-    mask = mask.to(device=logits.device, dtype=torch.bool)
-    if not bool(mask.any(-1).all()):
-        raise ValueError(f"constraint allows no token at step {step}")
-    return logits.masked_fill(~mask, float("-inf"))
+def next_tokens(logits: torch.Tensor, step: int, sampling: Sampling, constraint: Constraint | None,
+                generator) -> torch.Tensor:
+    """The next ids [B] from the model's logits [B, V]: filtered once, chosen by the constraint if any."""
+    if constraint is None:
+        return draw(filter_logits(logits, sampling), generator)
+    filtered = filter_logits(logits, sampling, constraint.mask(step, logits))
+    return constraint.choose(logits, filtered, step, generator)
 
 
 def model_context(model) -> int:
@@ -215,9 +261,7 @@ def sample(
     prompt_ids: list[list[int]] | torch.Tensor,
     max_new_tokens: int,
     *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
+    sampling: Sampling = PLAIN,
     seed: int | None = None,
     eos_id: int | None = None,
     constraint: Constraint | None = None,
@@ -226,15 +270,15 @@ def sample(
     """Sample ``max_new_tokens`` after each prompt row, with a KV cache.
 
     Returns the new tokens per row; a row that produced ``eos_id`` ends with it (the rest is cut).
-    ``top_k=1`` is greedy. ``seed`` makes a run reproducible (its own torch.Generator, global RNG untouched).
+    ``sampling``: temperature, top-k (1: greedy), top-p; unfiltered by default. ``seed`` makes a run
+    reproducible (its own torch.Generator, global RNG untouched).
     ``context`` defaults to the model's own (max_position_embeddings / n_positions) and may only shrink it.
     """
     with torch.inference_mode():
-        return _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint,
-                       context)
+        return _sample(model, prompt_ids, max_new_tokens, sampling, seed, eos_id, constraint, context)
 
 
-def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, eos_id, constraint, context):
+def _sample(model, prompt_ids, max_new_tokens, sampling, seed, eos_id, constraint, context):
     device = _device(model)
     ids, pad = _as_batch(prompt_ids, device)
     batch, n_prompt = ids.shape
@@ -289,7 +333,7 @@ def _sample(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, seed, 
 
     logits, pos = prefill(ids[:, -ctx:], None if pad is None else pad[:, -ctx:])
     for step in range(max_new_tokens):
-        tok = _choose(logits, constraint, step, temperature, top_k, top_p, gen)
+        tok = next_tokens(logits, step, sampling, constraint, gen)
         if done is not None:
             tok = tok.masked_fill(done, eos_id)  # finished rows keep emitting eos, cut off below
             done |= tok == eos_id

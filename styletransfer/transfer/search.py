@@ -1,178 +1,266 @@
-"""Search over partial accompaniments: sequential Monte Carlo with the teacher's analysis as the potential.
+"""The search over partial accompaniments: one object that holds the particles and has named steps.
 
 Best-of-N samples N accompaniments independently and keeps the best; a mistake in bar 2 stays in every
 candidate that made it. Here the batch of K candidates ("particles") is stopped every ``bars_per_step``
-bars; each is scored by what a theory teacher would mark in what it has written so far (parallel fifths and
-octaves against the melody and between voices, strong-beat dissonance, beats without a bass or not in the
-style's number of parts, chromatic notes no chord explains: analysis/voice_leading.py, analysis/dissonance.py;
-and, once a phrase of the melody has ended, how its cadence closes: analysis/cadences.py), and the batch is
-resampled in proportion to ``exp(-strength * new faults)``: candidates that just made a mistake tend to be
-replaced by copies of ones that did not, which the model then continues differently (each row draws its
-own tokens).
+bars; each is scored by what a theory teacher would mark in what it has written so far (transfer/faults.py:
+parallel fifths and octaves, strong-beat dissonance, beats without a bass or not in the style's number of
+parts, chromatic notes no chord explains, and, once a phrase of the melody has ended, how its cadence
+closes), and the batch is resampled in proportion to ``exp(-strength * new faults)``: candidates that just
+made a mistake tend to be replaced by copies of ones that did not, which the model then continues
+differently (each row draws its own tokens).
 
 The model writes every note: the analysis only decides which of the model's own continuations survive,
-and at the end which candidate is kept (the usual ranking plus ``-strength * faults`` and a bonus for an
-authentic cadence at the end, ``analysis/cadences.py``). When no candidate of the batch ends with one, the
-last window is sampled again (``final_tries``) from the same rows, and every try's candidates are ranked
-together: the model gets more chances to close, nothing writes the cadence for it. This is SMC with the
-tempered, top-p model as the proposal and the potential ``exp(-strength * faults)``: the target is the model's distribution reweighted
-towards correct voice leading, not a set of rules.
+and at the end which candidate is kept (the ranking plus ``-rank_strength * faults`` and a bonus for an
+authentic cadence at the end). When no candidate of the batch ends with one, the last window is sampled
+again (``final_tries``) from the same rows, and every try's candidates are ranked together: the model gets
+more chances to close, nothing writes the cadence for it. This is SMC with the tempered, top-p model as the
+proposal and the potential ``exp(-strength * faults)``: the target is the model's distribution reweighted
+towards correct voice leading, not a set of rules. With ``transfer.search.enabled: false`` the same steps
+run without stops or resampling: best-of-N.
+
+Windows (long melodies, transfer/windows.py): window [s, e) writes bars [i, e) from the prompt
+``[BOS][MELODY] melody(s..e) [TEXTURE] texture(s..i)``, so the model continues its own accompaniment; the
+constraint's state carries over from window to window, so there is no seam in the melody.
+
+Every setting comes from the validated recipe (``TransferConfig``): nothing here has a default of its own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from bisect import bisect_left
+from dataclasses import dataclass
 
 import numpy as np
+from symusic import Score
 
-from ..analysis.beats import EPS
-from ..analysis.cadences import cadence_rates, phrase_cadences
-from ..analysis.dissonance import dissonance_rates
-from ..analysis.phrases import monophonic, phrase_ends, phrase_starts
-from ..analysis.voice_leading import voice_leading_rates
-from ..keys import estimate_key, final_pitch
-from ..tokens.grammar import Grammar, decode_base
+from ..analysis.beats import beat_of, time_signatures_of
+from ..config import TransferConfig
+from ..data.melody_file import fermata_quarters
+from ..tokens.bars import score_bar_ticks
+from ..tokens.grammar import decode_base
+from ..tokens.skyline import melody_base_ids
+from ..tokens.tokenizer import special_id
+from .constraint import MelodyConstraint
+from .faults import Teacher
 from .plan import MelodyPlan
+from .ranking import Candidate, decode_candidate, melody_consonance
+from .redo import Redo, kept_texture, merge, plan_bars, replay
+from .sampler import Sampling, model_context, sample
+from .state import ConstraintState
+from .windows import WindowPlanner, bpe_per_bar
 
-# what a fault costs, per kind (the analysis' counts); the recipe's transfer.search.fault_weights by default
-FAULT_WEIGHTS = {"parallels_melody_bass": 1.0, "parallels_any_voices": 0.5, "hidden_outer": 0.25,
-                 "voice_crossing": 0.25, "spacing": 0.25, "no_bass": 0.5, "strong_beat_dissonance": 0.5,
-                 "unexplained_chromatic": 0.5, "voice_count": 0.0, "voice_count_time": 0.0,
-                 "bass_repeat": 0.0, "bass_leap": 0.0}
-# what a phrase end costs, by its cadence: the search knows where cadences are due (the melody's phrase ends,
-# analysis/phrases.py) and prefers the model's continuations that close them; the final one is the ranking's bonus
-CADENCE_FAULTS = {"authentic": 0.0, "half": 0.5, "plagal": 0.5, "deceptive": 0.5, "none": 1.0}
-# a window starting this close to the end runs to it: a final cadence's dominant and tonic in one window
-FINAL_BARS = 2
+BUDGET_SLACK = 8  # ids a row may spend beyond the cheapest way to finish, when its prompt fills the context
+SEED_STRIDE = 1_000_003  # a prime above any count of windows: (seed, window) pairs never share a stream
+AFTER_THE_END = 2**62  # a tick after any piece's last bar (the redo span's end when it runs to the end)
 
 
-@dataclass(frozen=True)
+def window_seed(seed: int, window: int) -> int:
+    """The sampler's seed for one window (each try of the last window is a window of its own)."""
+    return seed * SEED_STRIDE + window
+
+
+@dataclass
+class Window:
+    """Bars [start, end) are written; the prompt's melody holds bars [prompt_start, prompt_end), its texture
+    bars [prompt_start, start); ``index`` counts windows and tries, for the seed."""
+
+    index: int
+    prompt_start: int
+    start: int
+    end: int
+    final: bool  # reaches the melody's end: EOS ends the piece
+    last: bool  # the last bar to write (the end, or a redo span's)
+    melody_ids: list[int]
+
+
+@dataclass
+class Particles:
+    """The batch, one row per candidate: constraint state, texture (base ids and their start ticks), the BPE
+    length of each finished bar, the model ids sampled, and their summed log-likelihood."""
+
+    states: list[ConstraintState]
+    texture: list[list[int]]
+    starts: list[list[int]]
+    bar_lengths: list[list[int]]
+    sampled: list[list[int]]
+    ll_sum: list[float]
+    n_scored: list[int]
+
+    @classmethod
+    def alike(cls, n: int, state: ConstraintState, texture: list[int], starts: list[int],
+              bar_lengths: list[int], sampled: list[int]) -> Particles:
+        """``n`` rows that all begin from the same texture (none, or a redo's kept bars)."""
+        return cls([state] * n, [list(texture) for _ in range(n)], [list(starts) for _ in range(n)],
+                   [list(bar_lengths) for _ in range(n)], [list(sampled) for _ in range(n)], [0.0] * n, [0] * n)
+
+    def take(self, rows: list[int]) -> Particles:
+        """The rows ``rows`` (a row kept twice goes on as two rows, each extended by its own tokens)."""
+        return Particles([self.states[k] for k in rows], [list(self.texture[k]) for k in rows],
+                         [list(self.starts[k]) for k in rows], [list(self.bar_lengths[k]) for k in rows],
+                         [list(self.sampled[k]) for k in rows], [self.ll_sum[k] for k in rows],
+                         [self.n_scored[k] for k in rows])
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+
 class Search:
-    """How to search: ``bars_per_step`` bars between resamplings; ``strength``: the log-weight of one fault
-    when resampling; ``rank_strength``: what one fault costs in the final ranking (whose other terms are a
-    mean log-likelihood per token and a consonance in [-1, 1]); ``cadence_bonus``: added to the final
-    score for an authentic cadence onto the tonic at the end; ``cadence_weight``: what an inner phrase end
-    costs, times ``CADENCE_FAULTS`` of its cadence; ``fault_weights``: what one of each kind of fault costs
-    (``FAULT_WEIGHTS``' kinds); ``final_tries``: how many times the last window is sampled while no
-    candidate ends with an authentic cadence (every try's candidates are ranked together); ``parts``: how
-    many parts the style's texture has (the ``voice_count`` fault: a beat in more or fewer)."""
+    """One melody's search: the particles, the window plan, the teacher; ``accompany.transfer`` runs its steps."""
 
-    bars_per_step: int = 1
-    strength: float = 1.0
-    rank_strength: float = 0.1
-    cadence_bonus: float = 0.5
-    cadence_weight: float = 1.0
-    fault_weights: dict[str, float] = field(default_factory=lambda: dict(FAULT_WEIGHTS))
-    final_tries: int = 1
-    parts: int = 4
+    def __init__(self, melody_score: Score, model, tokenizer, settings: TransferConfig, seed: int,
+                 candidates: int, redo: Redo | None = None, context: int | None = None):
+        self.melody_score, self.model, self.tokenizer, self.settings = melody_score, model, tokenizer, settings
+        self.seed, self.redo = seed, redo
+        self.grammar = grammar = tokenizer.grammar
+        self.plan = plan = MelodyPlan(grammar, melody_base_ids(melody_score, tokenizer))
+        self.sampling = Sampling(settings.temperature, settings.top_k, settings.top_p)
+        self.hard_rules = frozenset(settings.hard_rules)
+        self.eos = special_id(tokenizer, "EOS")
+        self.prompt_head = [special_id(tokenizer, "BOS"), special_id(tokenizer, "MELODY")]
+        self.texture_token = special_id(tokenizer, "TEXTURE")
+        self.context = min(context or model_context(model), model_context(model))
+        self.n_bars = plan.n_bars
+        self.windows = WindowPlanner(tokenizer, plan, self.context)
+        self.teacher = Teacher(settings.search, plan, grammar, beat_of(melody_score),
+                               tuple(time_signatures_of(melody_score)),
+                               fermata_quarters(melody_score)) if settings.search.enabled else None
+        self.start_bar, self.stop_bar, self.n_windows = 0, self.n_bars, 0
+        self.redo_span = (0, self.n_bars)  # the bars a redo writes again
+        self.particles = self._first_particles(candidates)
+        self.row_faults: np.ndarray | None = None  # each row's faults at the last resampling
+        self._written: list[int] = []  # ids each row wrote in the last window
+        self.tried: list[Particles] = []  # the earlier tries of the last window
+        self.before_last: Particles | None = None  # the rows before the last window, for another try of it
 
-    def stop(self, i: int, e: int, n_bars: int) -> int:
-        """Where the window starting at bar ``i`` stops sampling (``e``: where its prompt's melody ends;
-        ``n_bars``: the melody's). A window that starts within ``FINAL_BARS`` bars of the end runs to it, so
-        that with one-bar steps the last window holds the last two bars and a try of it again
-        (``final_tries``) can write the dominant before the final tonic, not only the tonic. (With two-bar
-        steps an odd number of bars still leaves a last window of one bar, as before.)"""
-        if e >= n_bars and e - i <= FINAL_BARS:
-            return e
-        return min(e, i + self.bars_per_step)
+    def _first_particles(self, n: int) -> Particles:
+        """``n`` empty rows; with a redo, rows holding the kept texture up to its span."""
+        if self.redo is None:
+            return Particles.alike(n, self.plan.initial_state(), [], [], [], [])
+        plan = self.plan
+        self.redo_span = plan_bars(self.melody_score, self.redo.first, self.redo.last, self.n_bars)
+        self.start_bar, self.stop_bar = self.redo_span
+        kept_ids = kept_texture(self.redo.kept, self.tokenizer)
+        kept_starts = decode_base(self.grammar, kept_ids).starts
+        cut = bisect_left(kept_starts, plan.bar_ticks[self.start_bar])
+        kept_bpe = bpe_per_bar(self.tokenizer, plan.split_bars(kept_ids[:cut], kept_starts[:cut], 0, self.start_bar))
+        return Particles.alike(n, replay(plan, kept_ids[:cut], self.hard_rules), kept_ids[:cut], kept_starts[:cut],
+                               [len(b) for b in kept_bpe], [t for bar in kept_bpe for t in bar])
 
-    def begin(self, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures,
-              fermatas: list[float] | None = None) -> SearchRun:
-        return SearchRun(self, plan, grammar, beat, tuple(time_signatures), fermatas)
+    # ---- the steps
 
+    def next_window(self) -> Window:
+        """The next bars to write: as many as fit the context (the window plan), stopped after
+        ``bars_per_step`` bars when searching; a window starting within ``final_bars`` bars of the end runs to
+        it, so that another try of it can write the final cadence's dominant, not only its tonic."""
+        i, rows = self.start_bar, self.particles
+        carried = [max(lengths[b] for lengths in rows.bar_lengths) for b in range(i)]
+        s, e = self.windows.span(i, self.stop_bar, carried)
+        melody_ids = self.windows.melody_ids(s, e)
+        search = self.settings.search
+        if search.enabled and not (e >= self.n_bars and e - i <= search.final_bars):
+            e = min(e, i + search.bars_per_step)  # the prompt still holds the melody to the window's end
+        final = e >= self.n_bars
+        return Window(self.n_windows, s, i, e, final, final or e >= self.stop_bar, melody_ids)
 
-class SearchRun:
-    """One melody's search: its key (from the melody), its phrase ends (at its fermatas when it has them,
-    as a chorale does, else found by analysis/phrases.py), and the faults of the rows so far."""
+    def sample(self, window: Window) -> None:
+        """Every row writes the window's bars under the melody constraint, in one batch."""
+        plan, rows = self.plan, self.particles
+        if window.final and self.teacher is not None:
+            self.before_last = rows.take(list(range(len(rows))))
+        prompts = [self._prompt(window, r) for r in range(len(rows))]
+        constraint = MelodyConstraint(plan, rows.states, window_end=None if window.final else plan.bar_ticks[window.end],
+                                      hard_rules=self.hard_rules)
+        # the context left after the prompt, but always room to finish (the ring cache rolls past the context)
+        constraint.budgets = [max(self.context - len(p), constraint.hurry_cost(st) + BUDGET_SLACK)
+                              for p, st in zip(prompts, rows.states)]
+        if window.final or not all(constraint.eos_ok(st) for st in rows.states):
+            sample(self.model, prompts, max(constraint.budgets), sampling=self.sampling,
+                   seed=window_seed(self.seed, window.index), eos_id=self.eos, constraint=constraint)
+        ll = constraint.ll_sum.tolist() if constraint.ll_sum is not None else [0.0] * len(rows)
+        written = []
+        for r, ids in enumerate(constraint.tokens):
+            tokens = ids[:-1] if ids and ids[-1] == self.eos else ids
+            rows.ll_sum[r] += ll[r]
+            rows.n_scored[r] += len(ids) if window.final else len(tokens)  # the piece's EOS is scored
+            rows.sampled[r] += tokens
+            new = [b for t in tokens for b in self.grammar.expansions[t]]
+            rows.texture[r] += new
+            rows.starts[r] += decode_base(self.grammar, new, rows.states[r]).starts
+            written.append(len(tokens))
+        rows.states = constraint.states
+        self._written = written
+        self.n_windows += 1
 
-    def __init__(self, search: Search, plan: MelodyPlan, grammar: Grammar, beat: float, time_signatures: tuple,
-                 fermatas: list[float] | None = None):
-        self.search, self.plan, self.grammar = search, plan, grammar
-        self.beat, self.time_signatures, self.fermatas = beat, time_signatures, fermatas
-        pitches = [p for _, p, _, _, _ in plan.notes]
-        self.key = estimate_key(pitches, [d for _, _, _, _, d in plan.notes],
-                                last=final_pitch([on for on, _, _, _, _ in plan.notes], pitches))
-        self.melody_keys = {(on, p) for on, p, _, _, _ in plan.notes}
-        tpq = grammar.tpq
-        melody = np.asarray([(on / tpq, (on + d) / tpq, p) for on, p, _, _, d in plan.notes], float).reshape(-1, 3)
-        ends = phrase_ends(melody, beat, time_signatures, fermatas)
-        line = monophonic(melody)
-        self.phrase_ends = line[ends[:-1], 0] if len(ends) else np.zeros(0)  # the last: final_score
-        self.phrase_end_notes_end = line[ends[:-1], 1] if len(ends) else np.zeros(0)  # when its cadence is written
-        self.row_faults: np.ndarray | None = None
-        self._authentic: dict[tuple[int, ...], bool] = {}  # finished textures' ends: the retry check and the ranking
+    def _prompt(self, window: Window, r: int) -> list[int]:
+        """``[BOS][MELODY] melody(s..e) [TEXTURE] texture(s..i)`` for row ``r``."""
+        rows, plan, s = self.particles, self.plan, window.prompt_start
+        first = bisect_left(rows.starts[r], plan.bar_ticks[s]) if s else 0
+        carried = plan.split_bars(rows.texture[r][first:], rows.starts[r][first:], s, window.start)
+        return (self.prompt_head + window.melody_ids + [self.texture_token]
+                + [t for bar in bpe_per_bar(self.tokenizer, carried) for t in bar])
 
-    def notes(self, texture: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(melody, accompaniment) as (onset_q, end_q, pitch) rows, from the base ids written so far."""
-        tpq = self.grammar.tpq
-        mel, acc = [], []
-        for on, p, _, _, d in decode_base(self.grammar, texture).notes:
-            (mel if (on, p) in self.melody_keys else acc).append((on / tpq, (on + d) / tpq, p))
-        return np.asarray(mel, float).reshape(-1, 3), np.asarray(acc, float).reshape(-1, 3)
+    def retry_last_window(self) -> bool:
+        """After the last window: when no row ends with an authentic cadence and tries are left, keep these
+        rows for the ranking and go back to the rows before it (True: sample it again)."""
+        if (self.teacher is None or len(self.tried) + 1 >= self.settings.search.final_tries
+                or any(self.teacher.ends_authentic(t) for t in self.particles.texture)):
+            return False
+        self.tried.append(self.particles)
+        self.particles = self.before_last.take(list(range(len(self.before_last))))
+        return True
 
-    def faults(self, texture: list[int], written_to: float | None = None) -> float:
-        """The weighted count of the faults in what is written (partial or whole); ``written_to``: the
-        quarter where every row's texture is finished (a window's end), so that a cadence counts as soon
-        as its phrase's last note is accompanied."""
-        return self._faults(*self.notes(texture), written_to)
-
-    def _faults(self, mel: np.ndarray, acc: np.ndarray, written_to: float | None = None) -> float:
-        if not len(acc) or not len(mel):
-            return 0.0
-        seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures, self.fermatas))
-        counts = {**voice_leading_rates(mel, acc, self.beat, breaks=seams, parts=self.search.parts),
-                  **dissonance_rates(mel, acc, self.beat, self.time_signatures, self.key)}
-        faults = sum(w * counts.get(f"{kind}_count", 0.0) for kind, w in self.search.fault_weights.items())
-        return float(faults + self._cadence_faults(mel, acc, written_to))
-
-    def _cadence_faults(self, mel: np.ndarray, acc: np.ndarray, written_to: float | None = None) -> float:
-        """``CADENCE_FAULTS`` summed over the melody's inner phrase ends whose cadence is written: the
-        phrase's last note accompanied to its end (by ``written_to``), or, without it, the next phrase
-        begun. Read in the melody's key, or a closely related one (analysis/cadences.py)."""
-        if written_to is not None:
-            done = self.phrase_ends[self.phrase_end_notes_end <= written_to + EPS]
-        else:
-            done = self.phrase_ends[self.phrase_ends < mel[:, 0].max() - EPS]
-        if not len(done):
-            return 0.0
-        _, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, done, self.key, figures=False)
-        return self.search.cadence_weight * sum(CADENCE_FAULTS[c.kind] for c in cadences
-                                                if np.abs(done - c.end).min() < EPS)
-
-    def select(self, textures: list[list[int]], seed: int, written_to: float | None = None) -> list[int]:
-        """Which rows continue (systematic resampling by ``exp(-strength * new faults)``), in row order;
-        ``written_to``: the quarter where the window just sampled ends (``faults``)."""
-        faults = np.array([self.faults(t, written_to) for t in textures])
+    def resample(self, window: Window) -> None:
+        """After a window that is not the last: its bars are finished (their BPE lengths, for planning the
+        next windows), the model's rate of ids per tick is learnt, and, when searching, the rows are resampled
+        by their new faults (systematic resampling by ``exp(-strength * new faults)``)."""
+        rows, plan, i, e = self.particles, self.plan, window.start, window.end
+        for r in range(len(rows)):
+            first = bisect_left(rows.starts[r], plan.bar_ticks[i])
+            bars = plan.split_bars(rows.texture[r][first:], rows.starts[r][first:], i, e)
+            rows.bar_lengths[r] += [len(b) for b in bpe_per_bar(self.tokenizer, bars)]
+        self.windows.learn(i, e, self._written)
+        self.start_bar = e
+        if self.teacher is None:
+            return
+        written_to = plan.bar_ticks[e] / self.grammar.tpq
+        faults = np.array([self.teacher.faults(t, written_to) for t in rows.texture])
         new = faults - (self.row_faults if self.row_faults is not None else 0.0)
-        log_w = -self.search.strength * new
+        log_w = -self.settings.search.strength * new
         w = np.exp(log_w - log_w.max())
-        k = len(textures)
-        positions = (np.random.default_rng(seed).random() + np.arange(k)) / k
+        k = len(rows)
+        positions = (np.random.default_rng(window_seed(self.seed, window.index)).random() + np.arange(k)) / k
         keep = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), positions), k - 1).tolist()
         self.row_faults = faults[keep]
-        return keep
+        self.particles = rows.take(keep)
 
-    def ends_authentic(self, texture: list[int]) -> bool:
-        """Whether a finished candidate ends with an authentic cadence onto the tonic of the key it is in."""
-        return self._end_is_authentic(texture)
+    def candidates(self) -> list[Candidate]:
+        """Every try's rows decoded and ranked, best first; the best ``len(particles)`` of them."""
+        rows = self.particles
+        every = [rows, *self.tried]  # this try's rows first, then the earlier tries'
+        texture = [t for p in every for t in p.texture]
+        sampled = [t for p in every for t in p.sampled]
+        ll_sum = [v for p in every for v in p.ll_sum]
+        n_scored = [v for p in every for v in p.n_scored]
+        picked = range(len(rows)) if self.teacher is None else _distinct(sampled)  # resampled copies are one
+        bar_starts = score_bar_ticks(self.melody_score) + [AFTER_THE_END]
+        out = []
+        for r in picked:
+            score, n_acc, penalty = decode_candidate(self.tokenizer, self.plan, sampled[r], self.melody_score)
+            if self.redo is not None:  # the new bars into the kept result
+                first, stop = self.redo_span
+                score = merge(self.redo.kept, score, bar_starts[first], bar_starts[min(stop, len(bar_starts) - 1)])
+                n_acc = len(score.tracks[1].notes)
+            mean_ll = ll_sum[r] / max(1, n_scored[r])
+            consonance = melody_consonance(score)
+            analysis = self.teacher.final_score(texture[r]) if self.teacher is not None else 0.0
+            rank = mean_ll - penalty + self.settings.harmony_weight * consonance + analysis
+            out.append(Candidate(score, mean_ll, penalty, rank, n_acc, sampled[r], self.seed, consonance))
+        out.sort(key=lambda c: -c.rank_score)
+        return out[:len(rows)]  # the best, over every try of the last window
 
-    def _end_is_authentic(self, texture: list[int], notes: tuple[np.ndarray, np.ndarray] | None = None) -> bool:
-        """``ends_authentic``, read once per texture (``notes``: its notes, when they are at hand)."""
-        key = tuple(texture)
-        if key not in self._authentic:
-            self._authentic[key] = self._ends_authentic(*(notes or self.notes(texture)))
-        return self._authentic[key]
 
-    def _ends_authentic(self, mel: np.ndarray, acc: np.ndarray) -> bool:
-        """Read as the teacher reads the whole piece (analysis/theory.py): in the key of all its notes, which the
-        accompaniment helps decide, not only the melody's (a chorale tune ending on the fifth of its tonic
-        names the dominant)."""
-        if not len(acc) or not len(mel):
-            return False
-        key, cadences = phrase_cadences(mel, acc, self.beat, self.time_signatures, self.fermatas, None, figures=False)
-        return cadence_rates(cadences, home=key).get("final_authentic", 0.0) > 0
-
-    def final_score(self, texture: list[int]) -> float:
-        """Added to a finished candidate's rank score: ``-rank_strength * faults``, and the cadence bonus."""
-        mel, acc = self.notes(texture)
-        score = -self.search.rank_strength * self._faults(mel, acc)
-        return score + (self.search.cadence_bonus if self._end_is_authentic(texture, (mel, acc)) else 0.0)
+def _distinct(rows: list[list[int]]) -> list[int]:
+    """The index of the first of each distinct row."""
+    seen: dict[tuple[int, ...], int] = {}
+    for r, ids in enumerate(rows):
+        seen.setdefault(tuple(ids), r)
+    return list(seen.values())

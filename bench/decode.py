@@ -13,8 +13,8 @@ step, when the sampler has one) and ``forward`` (the model's own forward per tok
   search over partial accompaniments, hard rules, temperature 0.6, top-p 0.9; seed 0) on each bundled
   melody (``data/melodies/<name>.mid``) with ``candidates = batch``: the constraint's and the search's
   Python work per step, windows, ranking and all (``--threads`` is kept; harmonize itself sets 1).
-- ``best-of-n``: ``accompany.transfer`` without search or hard rules (independent samples, ranked) at
-  temperature 0.6, top-p 0.9, seed 0.
+- ``best-of-n``: ``accompany.transfer`` with the default recipe's transfer settings less the search and
+  the hard rules (independent samples, ranked) at temperature 0.6, top-p 0.9, seed 0.
 - ``sample``: plain unconstrained ``sample`` (like bench/sample.py): a 16-token random prompt repeated
   ``batch`` times, ``--tokens`` new tokens, seed 0, temperature 0.6 and top-p 0.9 (``--temperature``,
   ``--top-p``; bench/sample.py uses 1 and 1).
@@ -56,12 +56,15 @@ from transformers.utils import logging as hf_logging
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from styletransfer.config import load_recipe  # noqa: E402
 from styletransfer.data.melody_file import read_melody  # noqa: E402
 from styletransfer.model.adapters import load_styled  # noqa: E402
 from styletransfer.transfer import sampler  # noqa: E402
 from styletransfer.transfer.accompany import transfer  # noqa: E402
 
-SETTINGS = dict(temperature=0.6, top_p=0.9)
+# best-of-n: the default recipe's transfer settings, independent samples, no hard rules
+BEST_OF_N = ["transfer.temperature=0.6", "transfer.top_k=0", "transfer.top_p=0.9", "transfer.search.enabled=false",
+             "transfer.hard_rules=[]"]
 WORKLOADS = ("search", "best-of-n", "sample")
 
 
@@ -71,13 +74,13 @@ class Paths:
     def __init__(self):
         self.lean = getattr(sampler, "_lean_decoder", None)
         self.steps = 0
-        choose = sampler._choose
+        next_tokens = sampler.next_tokens
 
         def counting(*args, **kwargs):
             self.steps += 1
-            return choose(*args, **kwargs)
+            return next_tokens(*args, **kwargs)
 
-        sampler._choose = counting  # looked up per call inside sampler._sample
+        sampler.next_tokens = counting  # looked up per call inside sampler._sample
 
     def names(self) -> list[str]:
         return ["lean", "forward"] if self.lean is not None else ["forward"]
@@ -207,6 +210,7 @@ def main() -> None:
         pipeline.decoding_threads = lambda model: contextlib.nullcontext()  # keep --threads (it sets 1)
     else:
         model, tokenizer, _ = load_styled(None, "bach")
+    best_of_n = load_recipe(None, BEST_OF_N).transfer
     paths = Paths()
     probe = sampler._RingCache(model.config.num_hidden_layers, 8)
     lean_type = type(paths.lean(model, probe)).__name__ if paths.lean is not None else "none (one decode path)"
@@ -235,7 +239,7 @@ def main() -> None:
                         return pipeline.harmonize(melody, loaded, seed=0, candidates=batch)
                 else:  # independent samples, no hard rules
                     def run(melody=melody, batch=batch):
-                        return transfer(melody, model, tokenizer, candidates=batch, seed=0, **SETTINGS)
+                        return transfer(melody, model, tokenizer, best_of_n, 0, batch)
 
                 bench(f"{workload} {name}", batch, run, same)
     if "sample" in args.workloads:
@@ -244,8 +248,8 @@ def main() -> None:
             prompt = torch.randint(3, model.config.vocab_size, (1, 16), generator=gen).repeat(batch, 1).tolist()
 
             def run(prompt=prompt):
-                return sampler.sample(model, prompt, args.tokens, seed=0, temperature=args.temperature,
-                                      top_p=args.top_p)
+                return sampler.sample(model, prompt, args.tokens, seed=0,
+                                      sampling=sampler.Sampling(args.temperature, 0, args.top_p))
 
             bench(f"sample {args.tokens} t{args.temperature:g} p{args.top_p:g}", batch, run, lambda a, b: a == b)
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 import torch
 
 from styletransfer.transfer.sampler import (
+    PLAIN,
     Constraint,
+    Sampling,
     _as_batch,
-    _choose,
     _device,
     _generator,
     _to_lists,
     model_context,
+    next_tokens,
 )
 
 
@@ -19,9 +21,7 @@ def sample_no_cache(
     prompt_ids: list[list[int]] | torch.Tensor,
     max_new_tokens: int,
     *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
+    sampling: Sampling = PLAIN,
     seed: int | None = None,
     eos_id: int | None = None,
     constraint: Constraint | None = None,
@@ -45,7 +45,7 @@ def sample_no_cache(
     with torch.inference_mode():
         for step in range(max_new_tokens):
             logits = model(input_ids=ids[:, -ctx:], use_cache=False).logits[:, -1].float()
-            tok = _choose(logits, constraint, step, temperature, top_k, top_p, gen)
+            tok = next_tokens(logits, step, sampling, constraint, gen)
             if done is not None:
                 tok = tok.masked_fill(done, eos_id)
                 done |= tok == eos_id

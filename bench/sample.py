@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from no_cache import sample_no_cache  # noqa: E402  (bench/, on the path as the script's folder)
 from styletransfer.model.build import build_model  # noqa: E402
-from styletransfer.transfer.sampler import sample  # noqa: E402
+from styletransfer.transfer.sampler import PLAIN, sample  # noqa: E402
 
 try:
     from styletransfer.config import ModelConfig  # noqa: E402
@@ -59,7 +59,7 @@ def main() -> None:
     base = vars(DEFAULT) if isinstance(DEFAULT, SimpleNamespace) else DEFAULT.model_dump()
     cfg = SimpleNamespace(**{**base, "arch": args.arch})
     model = build_model(cfg, vocab_size=2000, pad_id=0, bos_id=1, eos_id=2).to(args.device).eval()
-    opts = dict(temperature=1.0, top_k=0, top_p=1.0, seed=0)
+    opts = dict(sampling=PLAIN, seed=0)  # the model's own distribution, as generate's below
     print(f"{args.arch}: {cfg.n_layer} layers, {cfg.n_head} heads, {cfg.n_embd} wide, context {cfg.context}, "
           f"vocab 2000 | {args.tokens} new tokens, prompt {args.prompt} | threads {torch.get_num_threads()} | "
           f"{args.device} | torch {torch.__version__}", flush=True)

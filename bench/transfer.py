@@ -3,7 +3,8 @@
     python bench/transfer.py [--tokens 256] [--threads 1] [--repeat 3] [--tokenizer PATH] [--device cpu]
 
 Default-recipe model size (4 layers, 4 heads, 256 wide, context 256), random weights, fp32, the default
-recipe's transfer settings (temperature 0.6, top-p 0.9; ``--temperature``, ``--top-p``). The tokenizer is ``--tokenizer`` (a prepared
+recipe's transfer sampling (``load_recipe(None).transfer``: temperature 0.6, top-k 0, top-p 0.9; ``--temperature``,
+``--top-p`` override them; the melody constraint without hard rules). The tokenizer is ``--tokenizer`` (a prepared
 tokenizer.json) or the base TSD vocabulary with BPE trained here on a few of the bundled MIDI files
 (``data/music21``; synthetic pieces if those are missing). The melody is long enough that no constrained row
 finishes early, so both runs sample exactly ``--tokens`` ids per row. The ratio is constrained / unconstrained
@@ -26,13 +27,13 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from styletransfer.config import ModelConfig  # noqa: E402
+from styletransfer.config import ModelConfig, load_recipe  # noqa: E402
 from styletransfer.model.build import build_model  # noqa: E402
 from styletransfer.tokens import tokenizer as tk  # noqa: E402
 from styletransfer.tokens.skyline import melody_base_ids  # noqa: E402
 from styletransfer.transfer.constraint import MelodyConstraint  # noqa: E402
 from styletransfer.transfer.plan import MelodyPlan  # noqa: E402
-from styletransfer.transfer.sampler import sample  # noqa: E402
+from styletransfer.transfer.sampler import Sampling, sample  # noqa: E402
 from styletransfer.transfer.windows import bpe_per_bar  # noqa: E402
 
 
@@ -82,8 +83,8 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=2000, help="BPE size when training one here")
     ap.add_argument("--files", type=int, default=60, help="MIDI files to train that BPE on")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--temperature", type=float, default=0.6)
-    ap.add_argument("--top-p", type=float, default=0.9)
+    ap.add_argument("--temperature", type=float, default=None, help="default: the recipe's (transfer.temperature)")
+    ap.add_argument("--top-p", type=float, default=None, help="default: the recipe's (transfer.top_p)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     if args.threads:
@@ -100,7 +101,10 @@ def main() -> None:
     melody = [t for bar in bars for t in bar][: cfg.context // 2]
     prompt = [tk.special_id(tok, "BOS"), tk.special_id(tok, "MELODY")] + melody + [tk.special_id(tok, "TEXTURE")]
     prompts = [prompt] * args.batch
-    opts = dict(temperature=args.temperature, top_k=0, top_p=args.top_p, seed=0)
+    overrides = [f"transfer.{key}={value!r}" for key, value in (("temperature", args.temperature),
+                                                                 ("top_p", args.top_p)) if value is not None]
+    settings = load_recipe(None, overrides).transfer
+    opts = dict(sampling=Sampling(settings.temperature, settings.top_k, settings.top_p), seed=0)
     eos = tk.special_id(tok, "EOS")
 
     def plain(n):
@@ -112,7 +116,7 @@ def main() -> None:
         return rows, constraint
 
     print(f"llama: {cfg.n_layer} layers, {cfg.n_head} heads, {cfg.n_embd} wide, context {cfg.context}, "
-          f"vocab {len(tok)} | batch {args.batch}, prompt {len(prompt)}, {args.tokens} new ids | "
+          f"vocab {len(tok)} | batch {args.batch}, prompt {len(prompt)}, {args.tokens} new ids | {opts['sampling']} | "
           f"threads {torch.get_num_threads()} | {args.device}")
     plain(8), constrained(8)  # warm-up
     t_plain, t_cons, stats = [], [], None

@@ -3,7 +3,8 @@
     python scripts/tune_transfer.py [--n 30] [--settings 1.0:0.95 0.8:0.95 0.6:1.0 0.6:0.9 0.45:0.9]
 
 For each temperature:top-p pair, the soprano of each of the first ``n`` validation chorales is harmonized
-with the shipped base + Bach adapter (8 candidates, seed = chorale index); every candidate is scored
+with the shipped base + Bach adapter (8 independent candidates: the default recipe's transfer settings at
+that temperature and top-p, top-k 0, without the search or hard rules; seed = chorale index); every candidate is scored
 (``metrics.transfer_metrics`` and the style judge's P(Bach), judge from runs/style-judge, trained if
 missing). Then each ranking weight w picks its best candidate per chorale (likelihood - penalty +
 w * consonance), and the table of means is printed as Markdown. The recipe's `transfer` section holds the
@@ -26,6 +27,7 @@ BACH = "Johann Sebastian Bach"
 def candidates_table(n: int, temperature: float, top_p: float, judge) -> pd.DataFrame:
     import torch
 
+    from styletransfer.config import load_recipe
     from styletransfer.data.catalog import load_catalog, select
     from styletransfer.data.melody_file import quiet_read_melody
     from styletransfer.model.adapters import load_styled
@@ -36,11 +38,12 @@ def candidates_table(n: int, temperature: float, top_p: float, judge) -> pd.Data
     catalog = load_catalog(ROOT / "data" / "music21")
     chorales = select(catalog, BACH, "validation").sort_values("title").head(n)
     model, tokenizer, _ = load_styled(None, "bach")
+    settings = load_recipe(None, [f"transfer.temperature={temperature!r}", f"transfer.top_p={top_p!r}", "transfer.top_k=0",
+                                  "transfer.search.enabled=false", "transfer.hard_rules=[]"]).transfer
     rows = []
     for i, (_, row) in enumerate(chorales.iterrows()):
         melody = quiet_read_melody(Path(row["midi"]))
-        for k, c in enumerate(transfer(melody, model, tokenizer, candidates=8, seed=i, temperature=temperature,
-                                       top_p=top_p)):
+        for k, c in enumerate(transfer(melody, model, tokenizer, settings, i, 8)):
             metrics = transfer_metrics(c.score, melody)
             metrics.update(piece=row["title"], k=k, ll=c.log_likelihood, penalty=c.penalty,
                            consonance=c.consonance, p_bach=judge.proba(c.score).get(BACH, 0.0))

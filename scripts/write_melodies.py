@@ -280,7 +280,7 @@ def readme(tunes) -> str:
         f"{len(t.notes)} | {t.source} | {t.remarks} |" for t in tunes)
     return f"""# Bundled melodies
 
-Public-domain melodies to try `mst transfer` on, and the files the tests read (`tests/test_shipped_melodies.py`).
+Public-domain melodies to try `mst transfer` on, and the files the tests read (`tests/data/test_shipped_melodies.py`).
 Written by `scripts/write_melodies.py` from the note lists in that script (edit the script, then run it
 again: `python scripts/write_melodies.py`). One melody line each, velocity 80, with tempo, time signature
 and key signature. A pickup (anacrusis) ends at the first bar line: in MIDI the first bar is padded with

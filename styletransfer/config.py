@@ -153,7 +153,8 @@ class SampleConfig(Section):
 
 
 class FaultWeightsConfig(Section):
-    """What each fault a theory teacher marks costs the search (transfer/search.py), per occurrence."""
+    """What each fault a theory teacher marks costs the search (transfer/faults.py), per occurrence: one field
+    per ``analysis.theory.FAULT_KINDS``."""
 
     _at = ("transfer", "search", "fault_weights")
     parallels_melody_bass: float = Field(..., ge=0)

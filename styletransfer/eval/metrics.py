@@ -1,14 +1,13 @@
 """Evaluation metrics for a harmonized melody: is the melody kept, and how good is the harmony under it.
 
 Everything works on numpy arrays of notes, one row per note: ``(onset, end, pitch)``, times in quarter
-notes (float). ``notes_of`` makes them from a symusic ``Score`` or ``Track``; every metric also takes a
-``Score`` directly.
+notes (float), as ``analysis.notes.notes_of`` makes them from a symusic ``Score`` or ``Track``; every
+metric also takes a ``Score`` directly.
 
 - Melody kept (ours): ``melody_kept`` — recall of the input melody in the output, precision of the
   output's top line, and how often something sounds above the melody.
-- Harmony (Yeh et al. 2021, "Automatic melody harmonization with triad chords: a comparative study",
-  J. New Music Research 50(1)): ``harmony_metrics`` — CHE, CC, CTD, CTnCTR, PCS, MCTD, with the chords
-  read from the accompaniment, one per beat.
+- Harmony (Yeh et al. 2021): ``analysis.harmony.harmony_metrics`` — CHE, CC, CTD, CTnCTR, PCS, MCTD, with
+  the chords read from the accompaniment, one per beat (the search's ranking uses its PCS at run time).
 - Texture and pitch (MusPy, Dong et al. 2020, "MusPy: a toolkit for symbolic music generation", ISMIR):
   ``polyphony``, ``in_scale_rate`` (MusPy's ``scale_consistency``); and ``pitch_class_histogram`` with a
   transposition-invariant ``pitch_class_histogram_distance``.

@@ -33,7 +33,7 @@ import numpy as np
 from symusic import Score
 
 from ..analysis.beats import beat_of, time_signatures_of
-from ..config import TransferConfig
+from ..config import SearchConfig, TransferConfig
 from ..data.melody_file import fermata_quarters
 from ..tokens.bars import score_bar_ticks
 from ..tokens.grammar import decode_base
@@ -51,6 +51,26 @@ from .windows import WindowPlanner, bpe_per_bar
 BUDGET_SLACK = 8  # ids a row may spend beyond the cheapest way to finish, when its prompt fills the context
 SEED_STRIDE = 1_000_003  # a prime above any count of windows: (seed, window) pairs never share a stream
 AFTER_THE_END = 2**62  # a tick after any piece's last bar (the redo span's end when it runs to the end)
+
+
+def window_stop(start: int, end: int, n_bars: int, settings: SearchConfig) -> int:
+    """Where a window starting at bar ``start`` stops sampling (``end``: where its prompt's melody ends):
+    ``bars_per_step`` bars on, except that a window starting within ``final_bars`` bars of the end runs to
+    it, so that another try of it can write the final cadence's dominant, not only its tonic."""
+    if not settings.enabled or (end >= n_bars and end - start <= settings.final_bars):
+        return end
+    return min(end, start + settings.bars_per_step)
+
+
+def resampled_rows(faults: np.ndarray, previous: np.ndarray | None, strength: float, seed: int) -> list[int]:
+    """Which rows go on (systematic resampling in proportion to ``exp(-strength * new faults)``), in row
+    order: a row's new faults are its ``faults`` less the ``previous`` ones it carried (none at the first)."""
+    new = faults - (previous if previous is not None else 0.0)
+    log_w = -strength * new
+    w = np.exp(log_w - log_w.max())
+    k = len(faults)
+    positions = (np.random.default_rng(seed).random() + np.arange(k)) / k
+    return np.minimum(np.searchsorted(np.cumsum(w / w.sum()), positions), k - 1).tolist()
 
 
 def window_seed(seed: int, window: int) -> int:
@@ -148,16 +168,13 @@ class Search:
     # ---- the steps
 
     def next_window(self) -> Window:
-        """The next bars to write: as many as fit the context (the window plan), stopped after
-        ``bars_per_step`` bars when searching; a window starting within ``final_bars`` bars of the end runs to
-        it, so that another try of it can write the final cadence's dominant, not only its tonic."""
+        """The next bars to write: as many as fit the context (the window plan), stopped every few bars
+        when searching (``window_stop``); the prompt still holds the melody to the plan's end."""
         i, rows = self.start_bar, self.particles
         carried = [max(lengths[b] for lengths in rows.bar_lengths) for b in range(i)]
         s, e = self.windows.span(i, self.stop_bar, carried)
         melody_ids = self.windows.melody_ids(s, e)
-        search = self.settings.search
-        if search.enabled and not (e >= self.n_bars and e - i <= search.final_bars):
-            e = min(e, i + search.bars_per_step)  # the prompt still holds the melody to the window's end
+        e = window_stop(i, e, self.n_bars, self.settings.search)
         final = e >= self.n_bars
         return Window(self.n_windows, s, i, e, final, final or e >= self.stop_bar, melody_ids)
 
@@ -211,7 +228,7 @@ class Search:
     def resample(self, window: Window) -> None:
         """After a window that is not the last: its bars are finished (their BPE lengths, for planning the
         next windows), the model's rate of ids per tick is learnt, and, when searching, the rows are resampled
-        by their new faults (systematic resampling by ``exp(-strength * new faults)``)."""
+        by their new faults (``resampled_rows``)."""
         rows, plan, i, e = self.particles, self.plan, window.start, window.end
         for r in range(len(rows)):
             first = bisect_left(rows.starts[r], plan.bar_ticks[i])
@@ -223,12 +240,8 @@ class Search:
             return
         written_to = plan.bar_ticks[e] / self.grammar.tpq
         faults = np.array([self.teacher.faults(t, written_to) for t in rows.texture])
-        new = faults - (self.row_faults if self.row_faults is not None else 0.0)
-        log_w = -self.settings.search.strength * new
-        w = np.exp(log_w - log_w.max())
-        k = len(rows)
-        positions = (np.random.default_rng(window_seed(self.seed, window.index)).random() + np.arange(k)) / k
-        keep = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), positions), k - 1).tolist()
+        keep = resampled_rows(faults, self.row_faults, self.settings.search.strength,
+                              window_seed(self.seed, window.index))
         self.row_faults = faults[keep]
         self.particles = rows.take(keep)
 

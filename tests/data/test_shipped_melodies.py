@@ -14,8 +14,7 @@ import pytest
 
 from styletransfer.data.melody_file import MelodyWarning, read_melody
 from styletransfer.model.runs import SHIPPED
-from styletransfer.transfer.accompany import transfer
-from support.transfer import one_thread, tok, model, bpe_tokenizer, check_guarantee, tiny_model  # noqa: F401  (fixtures too)
+from support.transfer import one_thread, tok, model, bpe_tokenizer, check_guarantee, harmonize, tiny_model  # noqa: F401  (fixtures too)
 
 ROOT = Path(__file__).resolve().parents[2]
 MELODIES = ROOT / "data" / "melodies"
@@ -143,7 +142,7 @@ def test_script_writes_every_format(tmp_path):
 def test_guarantee_on_every_shipped_melody(tok, model, name):
     score, _ = read(name)
     expected = notes_of(score)
-    for c in transfer(score, model, tok, candidates=2, seed=0):
+    for c in harmonize(score, model, tok, candidates=2, seed=0):
         check_guarantee(c.score, expected)
         assert c.score.ticks_per_quarter == score.ticks_per_quarter
         assert [(t.numerator, t.denominator) for t in c.score.time_signatures] == \
@@ -155,8 +154,8 @@ def test_guarantee_over_several_windows(tok, name):
     score, _ = read(name)
     expected = notes_of(score)
     windows = []
-    candidates = transfer(score, tiny_model(tok, context=128), tok, candidates=2, seed=1, context=48,
-                          progress=lambda done, total: windows.append((done, total)))
+    candidates = harmonize(score, tiny_model(tok, context=128), tok, candidates=2, seed=1, context=48,
+                           progress=lambda done, total: windows.append((done, total)))
     assert len(windows) >= 3 and windows[-1][0] == windows[-1][1]  # several windows, all bars done
     for c in candidates:
         check_guarantee(c.score, expected)
@@ -172,7 +171,7 @@ def test_guarantee_with_the_shipped_model():
     model, tokenizer, _ = load_styled(str(SHIPPED), "bach")  # the shipped folder, even where runs/base exists
     score, _ = read("happy_birthday.mid")
     expected = notes_of(score)
-    candidates = transfer(score, model, tokenizer, candidates=2, seed=0)
+    candidates = harmonize(score, model, tokenizer, candidates=2, seed=0)
     assert len(candidates) == 2
     for c in candidates:
         check_guarantee(c.score, expected)

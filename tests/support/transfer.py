@@ -16,12 +16,29 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from styletransfer.tokens import tokenizer as tk
 from styletransfer.model.build import build_model
-from styletransfer.config import ModelConfig
+from styletransfer.config import ModelConfig, TransferConfig, load_recipe
+from styletransfer.transfer.accompany import transfer
 
 from .scores import TPQ, chord_piece
 
 METRES = [(2, 4), (3, 4), (4, 4), (6, 8)]
 GRID = TPQ // 8  # the tokenizer's finest step for a quarter-note beat (8 per beat)
+
+
+# the model's own distribution, the candidates independent (best-of-N, no hard rule): what a test of the
+# constraint or the windows looks at; the search's own tests start from the recipe's settings instead
+FREE = ("temperature=1.0", "top_k=0", "top_p=1.0", "search.enabled=false", "hard_rules=[]")
+
+
+def transfer_settings(*overrides: str, free: bool = False) -> TransferConfig:
+    """The shipped default recipe's transfer settings with ``KEY=VALUE`` overrides, as
+    ``--set transfer.KEY=VALUE`` gives them; ``free``: over ``FREE``."""
+    return load_recipe(None, [f"transfer.{o}" for o in (*(FREE if free else ()), *overrides)]).transfer
+
+
+def harmonize(score, model, tok, *overrides: str, candidates: int = 2, seed: int = 0, free: bool = True, **kwargs):
+    """``accompany.transfer`` with ``transfer_settings(*overrides, free=free)``."""
+    return transfer(score, model, tok, transfer_settings(*overrides, free=free), seed, candidates, **kwargs)
 
 
 @lru_cache(maxsize=None)

@@ -19,7 +19,7 @@ from styletransfer.transfer.constraint import MelodyConstraint
 from styletransfer.transfer.hurry import HurryPath
 from styletransfer.transfer.plan import NO_PITCH, MelodyPlan
 from styletransfer.transfer.rules import MelodyRules
-from styletransfer.transfer.sampler import sample
+from styletransfer.transfer.sampler import PLAIN, MaskConstraint, Sampling, next_tokens, sample
 from styletransfer.transfer.state import ConstraintState
 from support.transfer import one_thread, tok, GRID, bpe_tokenizer, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
 
@@ -74,7 +74,7 @@ def test_sampled_texture_keeps_the_melody(tok, grammar, model, melody, seed, tem
     score, _ = melody
     plan = plan_of(tok, score)
     constraint = MelodyConstraint(plan, batch=4, budgets=[600] * 4)
-    rows = sample(model, [prompt_of(tok, plan)] * 4, 600, temperature=temperature, seed=seed,
+    rows = sample(model, [prompt_of(tok, plan)] * 4, 600, sampling=Sampling(temperature, 0, 1.0), seed=seed,
                   eos_id=grammar.eos, constraint=constraint)
     melody = sorted((on, p, d) for on, p, _, _, d in plan.notes)
     for row in rows:
@@ -97,18 +97,18 @@ def test_sampled_texture_keeps_the_melody(tok, grammar, model, melody, seed, tem
 @settings(max_examples=20, deadline=None)
 @given(melody=melodies(max_notes=8), seed=st.integers(0, 10_000))
 def test_coarse_mask_holds_every_allowed_id(tok, grammar, model, melody, seed):
-    """The vectorized first-token mask is a superset of the exact rule, and select/allowed agree."""
+    """The vectorized first-token mask is a superset of the exact rule, and choose/allowed agree."""
     score, _ = melody
     plan = plan_of(tok, score)
     constraint = MelodyConstraint(plan, batch=2, budgets=[300] * 2)
     rng = random.Random(seed)
     probes = set(rng.sample(range(60), 6))
 
-    class Probe:
-        def __init__(self):
-            self.step = 0
+    class Probe:  # the sampler's Constraint protocol, around the melody constraint
+        def mask(self, step, logits):
+            return constraint.mask(step, logits)
 
-        def select(self, logits, step, **kwargs):
+        def choose(self, logits, filtered, step, generator):
             exact = None
             if step in probes:
                 coarse = constraint.coarse_mask("cpu")
@@ -119,14 +119,11 @@ def test_coarse_mask_holds_every_allowed_id(tok, grammar, model, melody, seed):
                         ids = [i for i in range(grammar.size) if constraint.check(r, i) is not None]
                         assert exact[r].nonzero().flatten().tolist() == ids
                         assert ids  # never stuck
-            tokens = constraint.select(logits, step, **kwargs).tolist()
+            tokens = constraint.choose(logits, filtered, step, generator).tolist()
             for r, t in enumerate(tokens):
                 assert constraint.finished[r] or constraint.check(r, t) is not None
                 assert exact is None or exact[r, t]
             return torch.tensor(tokens)
-
-        def allowed(self, step):  # pragma: no cover - select is used
-            return None
 
         def advance(self, tokens):
             constraint.advance(tokens)
@@ -136,12 +133,12 @@ def test_coarse_mask_holds_every_allowed_id(tok, grammar, model, melody, seed):
 
 
 def test_mask_only_sampler_path(tok, grammar, model):
-    """A constraint used through allowed() (no select) keeps the melody too."""
+    """A constraint used through allowed() (a MaskConstraint: no choose of its own) keeps the melody too."""
     score, _ = random_melody(3, 6)
     plan = plan_of(tok, score)
     inner = MelodyConstraint(plan, batch=2, budgets=[200] * 2)
 
-    class MaskOnly:
+    class MaskOnly(MaskConstraint):
         def allowed(self, step):
             return inner.allowed(step)
 
@@ -157,7 +154,7 @@ def test_greedy_and_filters(tok, grammar, model, top_k, top_p):
     score, _ = random_melody(4, 8)
     plan = plan_of(tok, score)
     constraint = MelodyConstraint(plan, batch=3, budgets=[300] * 3)
-    rows = sample(model, [prompt_of(tok, plan)] * 3, 300, top_k=top_k, top_p=top_p, seed=2, eos_id=grammar.eos,
+    rows = sample(model, [prompt_of(tok, plan)] * 3, 300, sampling=Sampling(1.0, top_k, top_p), seed=2, eos_id=grammar.eos,
                   constraint=constraint)
     assert all(placed_melody(grammar, plan, r) for r in rows)
     if top_k == 1:
@@ -270,7 +267,7 @@ def test_plan_of_an_odd_start(tok):
     assert np.all(np.diff(plan.ev_tick) >= 0)
 
 
-def test_select_samples_the_renormalized_distribution(tok, grammar):
+def test_next_tokens_samples_the_renormalized_distribution(tok, grammar):
     """Gumbel-max over the coarse set, walked until the exact rule accepts: an exact sample from the model's
     distribution restricted to the allowed ids (no top-k/top-p)."""
     score, _ = random_melody(8, 6)
@@ -287,7 +284,7 @@ def test_select_samples_the_renormalized_distribution(tok, grammar):
     logits = torch.randn(grammar.size, generator=gen) * 3
     n = 20000
     big = MelodyConstraint(plan, [state] * n, budgets=[10**6] * n)
-    tokens = big.select(logits.expand(n, -1), 0, generator=gen).tolist()
+    tokens = next_tokens(logits.expand(n, -1), 0, PLAIN, big, gen).tolist()
     counts = np.bincount(tokens, minlength=grammar.size) / n
     expected = np.zeros(grammar.size)
     expected[allowed] = torch.softmax(logits[allowed], 0).numpy()

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from styletransfer.transfer import runtime
-from styletransfer.transfer.accompany import transfer
-from support.transfer import random_melody, tiny_model, tok  # noqa: F401  (fixtures)
+from support.transfer import harmonize, random_melody, tiny_model, tok  # noqa: F401  (fixtures)
 
 
 def ticks(*rows):
@@ -72,8 +71,8 @@ def test_threads_never_change_a_note(tok):
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            textures.append([c.texture_ids for c in transfer(score, model, tok, candidates=8, seed=4,
-                                                              temperature=1.2)])
+            textures.append([c.texture_ids for c in harmonize(score, model, tok, "temperature=1.2",
+                                                               candidates=8, seed=4)])
     finally:
         torch.set_num_threads(before)
     assert textures[0] == textures[1]
@@ -94,7 +93,7 @@ def test_a_bfloat16_model_keeps_the_melody(tok):
 
     model = tiny_model(tok, context=256).to(torch.bfloat16)
     score, expected = random_melody(9, 12)
-    for candidate in transfer(score, model, tok, candidates=4, seed=1):
+    for candidate in harmonize(score, model, tok, candidates=4, seed=1):
         check_guarantee(candidate.score, expected)
 
 

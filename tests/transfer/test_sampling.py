@@ -8,7 +8,7 @@ import torch
 from styletransfer.model.build import build_model
 from styletransfer.config import ModelConfig
 from styletransfer.transfer.choice import gumbel_perturbed
-from styletransfer.transfer.sampler import Constraint, _pick, filter_logits, sample
+from styletransfer.transfer.sampler import GREEDY, PLAIN, Constraint, MaskConstraint, Sampling, draw, filter_logits, sample
 from bench.no_cache import sample_no_cache
 
 VOCAB, CTX = 64, 32
@@ -37,8 +37,8 @@ def arch(request):
 def test_greedy_cached_equals_no_cache_inside_context(arch):
     model = tiny_model(arch)
     n = CTX - len(PROMPTS[0])  # the last token is sampled from a full context
-    cached = sample(model, PROMPTS, n, top_k=1)
-    plain = sample_no_cache(model, PROMPTS, n, top_k=1)
+    cached = sample(model, PROMPTS, n, sampling=GREEDY)
+    plain = sample_no_cache(model, PROMPTS, n, sampling=GREEDY)
     assert cached == plain
     assert all(len(r) == n for r in cached)
     assert len({t for r in cached for t in r}) > 5  # not a degenerate repeat-one-token run
@@ -46,7 +46,7 @@ def test_greedy_cached_equals_no_cache_inside_context(arch):
 
 def test_seeded_sampling_matches_no_cache_and_repeats(arch):
     model = tiny_model(arch)
-    opts = dict(temperature=0.9, top_k=40, top_p=0.95, seed=123)
+    opts = dict(sampling=Sampling(0.9, 40, 0.95), seed=123)
     first = sample(model, PROMPTS, 20, **opts)
     assert first == sample(model, PROMPTS, 20, **opts)
     assert first == sample_no_cache(model, PROMPTS, 20, **opts)  # same draws from the same generator
@@ -57,20 +57,20 @@ def test_seeded_sampling_matches_no_cache_and_repeats(arch):
 
 
 class Recorder:
-    """A constraint that keeps the logits the sampler hands it and picks greedily."""
+    """A constraint (sampler.Constraint) that keeps the logits the sampler hands it and picks greedily."""
 
     def __init__(self):
         self.logits = []
 
-    def allowed(self, step):
+    def mask(self, step, logits):
         return None
+
+    def choose(self, logits, filtered, step, generator):
+        self.logits.append(logits.clone())
+        return logits.argmax(-1)
 
     def advance(self, tokens):
         pass
-
-    def select(self, logits, step, **_):
-        self.logits.append(logits.clone())
-        return logits.argmax(-1)
 
 
 def full_forward_logits(model, rows, n_prompt, ctx, arch):
@@ -116,7 +116,7 @@ def test_top_k_one_is_argmax():
     with torch.no_grad():
         expected = model(input_ids=torch.tensor(PROMPTS)).logits[:, -1].argmax(-1).tolist()
     # top_k=1 is greedy whatever the temperature or seed.
-    got = sample(model, PROMPTS, 1, top_k=1, temperature=5.0, seed=3)
+    got = sample(model, PROMPTS, 1, sampling=Sampling(5.0, 1, 1.0), seed=3)
     assert [r[0] for r in got] == expected
 
 
@@ -124,13 +124,17 @@ def test_top_k_and_top_p_filter():
     gen = torch.Generator().manual_seed(0)
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
     logits = probs.log().expand(2000, 4)
-    assert set(_pick(logits, 1.0, 2, 1.0, gen).tolist()) == {0, 1}
-    assert set(_pick(logits, 1.0, 0, 0.7, gen).tolist()) == {0, 1}  # 0.5 < 0.7 <= 0.5 + 0.3
-    assert set(_pick(logits, 1.0, 0, 0.85, gen).tolist()) == {0, 1, 2}
-    assert set(_pick(logits, 1.0, 0, 0.5, gen).tolist()) == {0}
-    assert set(_pick(logits, 1.0, 0, 1.0, gen).tolist()) == {0, 1, 2, 3}
+
+    def pick(temperature, top_k, top_p):
+        return draw(filter_logits(logits, Sampling(temperature, top_k, top_p)), gen)
+
+    assert set(pick(1.0, 2, 1.0).tolist()) == {0, 1}
+    assert set(pick(1.0, 0, 0.7).tolist()) == {0, 1}  # 0.5 < 0.7 <= 0.5 + 0.3
+    assert set(pick(1.0, 0, 0.85).tolist()) == {0, 1, 2}
+    assert set(pick(1.0, 0, 0.5).tolist()) == {0}
+    assert set(pick(1.0, 0, 1.0).tolist()) == {0, 1, 2, 3}
     # A low temperature sharpens: almost every draw is the top token.
-    assert (_pick(logits, 0.05, 0, 1.0, gen) == 0).float().mean() > 0.99
+    assert (pick(0.05, 0, 1.0) == 0).float().mean() > 0.99
 
 
 def sorted_top_p(logits: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -147,7 +151,7 @@ def test_top_p_keeps_what_a_full_sort_keeps(scale):
     logits = torch.randn(16, 2000, generator=gen) * scale
     logits[:, ::3] = float("-inf")  # a constraint's mask
     for top_p in (0.5, 0.9, 0.99):
-        got = filter_logits(logits, 1.0, 0, top_p)
+        got = filter_logits(logits, Sampling(1.0, 0, top_p)).kept
         kept = torch.isfinite(got)
         assert torch.equal(kept, torch.isfinite(sorted_top_p(logits, top_p)))
         assert torch.equal(got[kept], logits[kept])
@@ -165,7 +169,7 @@ def test_gumbel_noise_samples_the_softmax():
     assert torch.allclose(freq, probs, atol=0.015)
 
 
-class EvenOnly:
+class EvenOnly(MaskConstraint):
     """Allows only even token ids; records what it was told."""
 
     def __init__(self):
@@ -183,8 +187,8 @@ class EvenOnly:
 
 def test_constraint_masks_logits(arch):
     model = tiny_model(arch)
-    constraint = EvenOnly()
-    assert isinstance(constraint, Constraint)
+    constraint: Constraint = EvenOnly()
+    assert all(callable(getattr(constraint, hook, None)) for hook in ("mask", "choose", "advance"))  # the protocol
     rows = sample(model, PROMPTS, 40, seed=0, constraint=constraint)
     assert all(t % 2 == 0 for r in rows for t in r)
     assert constraint.steps == list(range(40))
@@ -194,7 +198,7 @@ def test_constraint_masks_logits(arch):
 
 
 def test_constraint_that_allows_nothing_is_an_error():
-    class Nothing:
+    class Nothing(MaskConstraint):
         def allowed(self, step):
             return torch.zeros(VOCAB, dtype=torch.bool)
 
@@ -208,7 +212,7 @@ def test_constraint_that_allows_nothing_is_an_error():
 def test_eos_stops_each_row(arch):
     eos = 2
 
-    class EosAt:
+    class EosAt(MaskConstraint):
         """Row i must emit eos at step stops[i] and never before."""
 
         def __init__(self, stops):
@@ -274,8 +278,8 @@ def test_unequal_prompt_lengths_are_left_padded(arch):
     # Llama: also well past the context (the ring evicts the padding first, as a solo run's window would).
     # GPT-2 re-primes on the batch's schedule, so past the context a padded row may differ from a solo run.
     for n in (8, 40) if arch == "llama" else (8,):
-        together = sample(model, prompts, n, top_k=1)
-        alone = [sample(model, [p], n, top_k=1)[0] for p in prompts]
+        together = sample(model, prompts, n, sampling=GREEDY)
+        alone = [sample(model, [p], n, sampling=GREEDY)[0] for p in prompts]
         assert together == alone
     assert [len(r) for r in sample(model, prompts, 40, seed=0)] == [40] * 3
     with pytest.raises(ValueError, match="equal length"):
@@ -292,13 +296,13 @@ def test_equal_prompts_are_prefilled_once(arch):
         hook = model.register_forward_pre_hook(
             lambda mod, args, kwargs: batches.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
         try:
-            together = sample(model, prompts, 8 if arch == "gpt2" else 30, top_k=1)
+            together = sample(model, prompts, 8 if arch == "gpt2" else 30, sampling=GREEDY)
         finally:
             hook.remove()
         assert batches[0] == (2, max(map(len, prompts)))  # two distinct prompts
         assert all(b[0] == len(prompts) for b in batches[1:] if b[1] == 1)
-        assert together == [sample(model, [p], 8 if arch == "gpt2" else 30, top_k=1)[0] for p in prompts]
-    seeded = sample(model, [PROMPTS[0]] * 4, 12, seed=5, temperature=1.0)
+        assert together == [sample(model, [p], 8 if arch == "gpt2" else 30, sampling=GREEDY)[0] for p in prompts]
+    seeded = sample(model, [PROMPTS[0]] * 4, 12, seed=5, sampling=PLAIN)
     assert len({tuple(r) for r in seeded}) > 1  # copies share the prefill, not their draws
 
 
@@ -307,17 +311,17 @@ def test_peft_wrapped_model_samples_like_its_forward():
     model = tiny_model("llama")
     lora = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
                                                       init_lora_weights=False)).eval()
-    rows = sample(lora, PROMPTS, 20, top_k=1)
-    assert rows == sample_no_cache(lora, PROMPTS, 20, top_k=1)
+    rows = sample(lora, PROMPTS, 20, sampling=GREEDY)
+    assert rows == sample_no_cache(lora, PROMPTS, 20, sampling=GREEDY)
     # Merged into a plain Llama, the adapter gives the same tokens.
     merged = lora.merge_and_unload()
     assert type(merged).__name__ == "LlamaForCausalLM"
-    assert sample(merged, PROMPTS, 20, top_k=1) == rows
+    assert sample(merged, PROMPTS, 20, sampling=GREEDY) == rows
 
 
 def test_edge_cases():
     model = tiny_model("llama")
     assert sample(model, PROMPTS, 0) == [[], [], []]
-    assert sample(model, torch.tensor([1, 5, 6]), 3, top_k=1) == sample(model, [[1, 5, 6]], 3, top_k=1)
+    assert sample(model, torch.tensor([1, 5, 6]), 3, sampling=GREEDY) == sample(model, [[1, 5, 6]], 3, sampling=GREEDY)
     with pytest.raises(ValueError):
         sample(model, [[1], []], 3)

@@ -8,13 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from symusic import Note, Score, TimeSignature, Track
 
-import styletransfer.transfer.accompany as tr
+import styletransfer.transfer.search as tr
 from styletransfer.tokens import tokenizer as tk
 from styletransfer.errors import UserError
 from styletransfer.tokens.skyline import melody_mask
-from styletransfer.transfer.ranking import HARMONY_WEIGHT, PENALTY_NO_ACCOMPANIMENT, melody_consonance
-from styletransfer.transfer.accompany import transfer
-from support.transfer import one_thread, tok, model, TPQ, bpe_tokenizer, check_guarantee, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
+from styletransfer.transfer.ranking import PENALTY_NO_ACCOMPANIMENT, melody_consonance
+from support.transfer import one_thread, tok, model, TPQ, bpe_tokenizer, check_guarantee, harmonize, melodies, melody_score, random_melody, tiny_model, transfer_settings  # noqa: F401  (fixtures too)
 
 
 
@@ -26,7 +25,7 @@ def small_model(tok):
 
 
 class Recorder:
-    """Wraps transfer's sampler to see every window's prompts."""
+    """Wraps the search's sampler to see every window's prompts."""
 
     def __init__(self, monkeypatch):
         self.prompts = []
@@ -44,7 +43,8 @@ class Recorder:
        temperature=st.floats(0.3, 2.0), top_p=st.sampled_from([1.0, 0.9]))
 def test_every_candidate_keeps_the_melody(tok, model, melody, seed, temperature, top_p):
     score, expected = melody
-    candidates = transfer(score, model, tok, candidates=3, seed=seed, temperature=temperature, top_p=top_p)
+    weight = transfer_settings(free=True).harmony_weight  # the recipe's, as transfer ranks by
+    candidates = harmonize(score, model, tok, f"temperature={temperature}", f"top_p={top_p}", candidates=3, seed=seed)
     assert len(candidates) == 3
     assert [c.rank_score for c in candidates] == sorted((c.rank_score for c in candidates), reverse=True)
     for c in candidates:
@@ -55,7 +55,7 @@ def test_every_candidate_keeps_the_melody(tok, model, melody, seed, temperature,
                [(t.numerator, t.denominator) for t in score.time_signatures]
         assert [round(t.qpm, 3) for t in c.score.tempos] == [round(t.qpm, 3) for t in score.tempos]
         assert np.isfinite(c.log_likelihood) and c.log_likelihood < 0
-        assert c.rank_score == pytest.approx(c.log_likelihood - c.penalty + HARMONY_WEIGHT * c.consonance)
+        assert c.rank_score == pytest.approx(c.log_likelihood - c.penalty + weight * c.consonance)
         assert -1.0 <= c.consonance <= 1.0
         first_onset = min(on for on, _, _ in expected)
         accompaniment = c.score.tracks[1].notes
@@ -70,14 +70,14 @@ def test_every_candidate_keeps_the_melody(tok, model, melody, seed, temperature,
 @given(melody=melodies(min_notes=25, max_notes=40), seed=st.integers(0, 10_000))
 def test_long_melodies_over_several_windows(tok, small_model, melody, seed):
     score, expected = melody
-    for c in transfer(score, small_model, tok, candidates=2, seed=seed):
+    for c in harmonize(score, small_model, tok, candidates=2, seed=seed):
         check_guarantee(c.score, expected)
 
 
 def test_windows_carry_the_texture_forward(tok, small_model, monkeypatch):
     score, expected = random_melody(11, 48, ts=(3, 4))
     rec = Recorder(monkeypatch)
-    candidates = transfer(score, small_model, tok, candidates=3, seed=1)
+    candidates = harmonize(score, small_model, tok, candidates=3, seed=1)
     for c in candidates:
         check_guarantee(c.score, expected)
     assert len(rec.prompts) >= 3  # several windows
@@ -93,7 +93,7 @@ def test_prompt_is_the_training_pair_format(tok, model, monkeypatch):
     """One window: [BOS][MELODY] melody ids (per-bar BPE of the skyline) [TEXTURE]."""
     score, _ = random_melody(12, 6)
     rec = Recorder(monkeypatch)
-    transfer(score, model, tok, candidates=2, seed=0)
+    harmonize(score, model, tok, candidates=2, seed=0)
     assert len(rec.prompts) == 1
     # as dataset._write_split makes a training pair's melody: skyline of the whole piece, cut per bar
     bars = tk.base_ids_per_bar(tok, tk.normalize_score(score, tok))
@@ -106,9 +106,9 @@ def test_prompt_is_the_training_pair_format(tok, model, monkeypatch):
 
 def test_same_seed_same_candidates(tok, model):
     score, _ = random_melody(13, 8)
-    a = transfer(score, model, tok, candidates=2, seed=5)
-    b = transfer(score, model, tok, candidates=2, seed=5)
-    c = transfer(score, model, tok, candidates=2, seed=6)
+    a = harmonize(score, model, tok, candidates=2, seed=5)
+    b = harmonize(score, model, tok, candidates=2, seed=5)
+    c = harmonize(score, model, tok, candidates=2, seed=6)
     assert [x.texture_ids for x in a] == [x.texture_ids for x in b]
     assert [x.texture_ids for x in a] != [x.texture_ids for x in c]
 
@@ -116,14 +116,14 @@ def test_same_seed_same_candidates(tok, model):
 def test_gpt2_model(tok):
     model = tiny_model(tok, context=64, arch="gpt2")
     score, expected = random_melody(14, 30, ts=(6, 8))
-    for c in transfer(score, model, tok, candidates=2, seed=0):
+    for c in harmonize(score, model, tok, candidates=2, seed=0):
         check_guarantee(c.score, expected)
 
 
 def test_no_room_for_accompaniment_is_penalized(tok, model):
     """A melody on the lowest piano key, legato: nothing may sound under it, so every candidate is penalized."""
     score = melody_score([(i * TPQ, TPQ, 21, 80) for i in range(6)])
-    for c in transfer(score, model, tok, candidates=2, seed=0):
+    for c in harmonize(score, model, tok, candidates=2, seed=0):
         assert c.accompaniment_notes == 0 and c.penalty == PENALTY_NO_ACCOMPANIMENT
         assert len(c.score.tracks[0].notes) == 6
 
@@ -132,7 +132,7 @@ def test_output_keeps_resolution_and_unsupported_metre(tok, model):
     """5/8 is mapped to 4/4 for the model (normalize_score) but the output keeps 5/8 and the input's ticks."""
     notes = [(i * 96, 96, 60 + i, 80) for i in range(10)]
     score = melody_score(notes, ts=(5, 8), tpq=192)
-    for c in transfer(score, model, tok, candidates=2, seed=0):
+    for c in harmonize(score, model, tok, candidates=2, seed=0):
         assert c.score.ticks_per_quarter == 192
         assert [(t.numerator, t.denominator) for t in c.score.time_signatures] == [(5, 8)]
         check_guarantee(c.score, [(on, d, p) for on, d, p, _ in notes])
@@ -144,25 +144,25 @@ def test_polyphonic_score_is_reduced_to_its_skyline(tok, model):
     """transfer() itself takes the skyline of whatever it is given (read_melody already does for files)."""
     notes = [(i * TPQ, TPQ, 72 + i, 80) for i in range(4)] + [(i * TPQ, TPQ, 48, 70) for i in range(4)]
     score = melody_score(notes)
-    for c in transfer(score, model, tok, candidates=2, seed=0):
+    for c in harmonize(score, model, tok, candidates=2, seed=0):
         assert sorted(n.pitch for n in c.score.tracks[0].notes) == [72, 73, 74, 75]
 
 
 def test_bad_input(tok, model):
     with pytest.raises(UserError):
-        transfer(melody_score([]), model, tok)
+        harmonize(melody_score([]), model, tok, candidates=8)
     drums = melody_score([(0, TPQ, 36, 100)])
     drums.tracks[0].is_drum = True
     with pytest.raises(UserError):
-        transfer(drums, model, tok)
+        harmonize(drums, model, tok, candidates=8)
     with pytest.raises(UserError):
-        transfer(melody_score([(0, TPQ, 60, 80)]), model, tok, candidates=0)
+        harmonize(melody_score([(0, TPQ, 60, 80)]), model, tok, candidates=0)
 
 
 def test_single_note_and_pickup(tok, model):
     score = melody_score([(3 * TPQ, TPQ // 2, 67, 80)])
     score.time_signatures = [TimeSignature(0, 3, 4)]
-    (best,) = transfer(score, model, tok, candidates=1, seed=0)
+    (best,) = harmonize(score, model, tok, candidates=1, seed=0)
     check_guarantee(best.score, [(3 * TPQ, TPQ // 2, 67)])
 
 
@@ -186,9 +186,9 @@ def test_melody_consonance_by_hand():
 
 def test_harmony_weight_orders_candidates(tok, model):
     melody, _ = random_melody(3, 12)
-    by_likelihood = transfer(melody, model, tok, candidates=6, seed=5, harmony_weight=0.0)
+    by_likelihood = harmonize(melody, model, tok, "harmony_weight=0.0", candidates=6, seed=5)
     assert [c.rank_score for c in by_likelihood] == [c.log_likelihood - c.penalty for c in by_likelihood]
-    by_consonance = transfer(melody, model, tok, candidates=6, seed=5, harmony_weight=1e6)
+    by_consonance = harmonize(melody, model, tok, "harmony_weight=1.0e6", candidates=6, seed=5)
     # the same six candidates (same seed), now ordered by consonance
     assert sorted(c.texture_ids for c in by_consonance) == sorted(c.texture_ids for c in by_likelihood)
     assert [c.consonance for c in by_consonance] == sorted((c.consonance for c in by_consonance), reverse=True)

@@ -106,9 +106,10 @@ def test_sampling_and_ranking_come_from_the_recipe(adapted_run, tune, tmp_path, 
     seen = []
     real = pipeline.accompany
 
-    def spy(*args, **kwargs):
-        seen.append({k: kwargs[k] for k in ("temperature", "top_p", "top_k", "harmony_weight", "seed")})
-        return real(*args, **kwargs)
+    def spy(melody, model, tokenizer, settings, seed, *args, **kwargs):
+        seen.append({**{k: getattr(settings, k) for k in ("temperature", "top_p", "top_k", "harmony_weight")},
+                     "seed": seed})
+        return real(melody, model, tokenizer, settings, seed, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "accompany", spy)
     base = ["transfer", tune, "--style", slug(STYLED), "--base", adapted_run, "--candidates", "2", "--force"]

@@ -6,8 +6,10 @@ as long as OpenMP's threads spin between them; when another job holds a core, a 
 descheduled one and two threads are much slower than one (a passive wait policy instead loses the gain on an
 idle machine). So the decoder takes the cores that other processes left idle over the last 50 ms
 (``free_cores``), at most ``MAX_DECODE_THREADS``: two side-by-side benchmark processes each decode on one
-thread, a lone ``mst transfer`` on two. Threads never change a note: the same seed writes the same texture
-on one thread or two (tests/transfer/test_runtime.py).
+thread, a lone ``mst transfer`` on two. One thread or two write the same texture for the same seed on
+Happy Birthday and the tests' melodies (tests/transfer/test_runtime.py), but not on every melody: a
+chorale whose samples sit near a tie can round the other way (docs/performance.md). Pin the threads
+(``OMP_NUM_THREADS=1``) where a run must repeat another to the note.
 
 bfloat16 (``transfer.dtype``): the weights, activations and KV cache in half the bytes, which the one-token
 steps read from memory at every step. ``auto`` takes it only where the CPU has native bfloat16 (AVX512-BF16

@@ -119,6 +119,9 @@ class Particles:
                          [list(self.sampled[k]) for k in rows], [self.ll_sum[k] for k in rows],
                          [self.n_scored[k] for k in rows])
 
+    def copy(self) -> Particles:
+        return self.take(list(range(len(self))))
+
     def __len__(self) -> int:
         return len(self.states)
 
@@ -182,10 +185,10 @@ class Search:
         """Every row writes the window's bars under the melody constraint, in one batch."""
         plan, rows = self.plan, self.particles
         if window.final and self.teacher is not None:
-            self.before_last = rows.take(list(range(len(rows))))
+            self.before_last = rows.copy()
         prompts = [self._prompt(window, r) for r in range(len(rows))]
-        constraint = MelodyConstraint(plan, rows.states, window_end=None if window.final else plan.bar_ticks[window.end],
-                                      hard_rules=self.hard_rules)
+        window_end = None if window.final else plan.bar_ticks[window.end]
+        constraint = MelodyConstraint(plan, rows.states, window_end=window_end, hard_rules=self.hard_rules)
         # the context left after the prompt, but always room to finish (the ring cache rolls past the context)
         constraint.budgets = [max(self.context - len(p), constraint.hurry_cost(st) + BUDGET_SLACK)
                               for p, st in zip(prompts, rows.states)]
@@ -222,7 +225,7 @@ class Search:
                 or any(self.teacher.ends_authentic(t) for t in self.particles.texture)):
             return False
         self.tried.append(self.particles)
-        self.particles = self.before_last.take(list(range(len(self.before_last))))
+        self.particles = self.before_last.copy()
         return True
 
     def resample(self, window: Window) -> None:

@@ -1,6 +1,6 @@
-"""Convert music21's bundled corpus to single-track piano MIDI plus a Maestro-format CSV.
+"""Convert music21's bundled corpus to MIDI with one named track per part, plus a Maestro-format CSV.
 
-Run once (it costs CPU-hours: music21's parsers are slow); the output ships in data/music21/.
+Run once (music21's parsers are slow: 6 minutes on 2 cores with music21 10.5); the output ships in data/music21/.
 
     python scripts/convert_music21_corpus.py --out data/music21 --workers 2
 
@@ -9,7 +9,8 @@ Traps handled (each measured on this corpus):
 - Malformed repeats make ``expandRepeats`` fail, and a few tunes blow up when expanded: we keep the
   unexpanded score when expansion fails or multiplies the notes by more than MAX_EXPANSION.
 - Pickup bars start at tick 0: the score is shifted so the first full bar starts on a bar line.
-- Doubled voices give same-pitch same-onset duplicates: only the longest is kept.
+- Parts are kept, one named track each, ordered from the top down (by median pitch). Inside one part a
+  doubled note (same pitch, same onset) is kept once, the longest; between parts a unison stays in both.
 - Time signatures are written as they are; the tokenizer maps those outside its vocabulary.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+
+import numpy as np
 
 TPQ = 480
 MAX_EXPANSION = 4.0
@@ -108,7 +111,7 @@ def _expand(score, log):
 
 
 def score_to_symusic(score, log):
-    """Flatten every part of a music21 score into one piano track of a symusic Score."""
+    """Every part of a music21 score as one named track of a symusic Score, the parts from the top down."""
     import copy
 
     from music21 import meter, tempo
@@ -125,40 +128,26 @@ def score_to_symusic(score, log):
     def tick(ql) -> int:
         return int(round((float(ql) + shift_ql) * TPQ))
 
-    notes: dict[tuple[int, int], int] = {}  # (onset, pitch) -> longest duration
-    velocities: dict[tuple[int, int], int] = {}
-    for part in parts:
-        # Ties merged by hand in one pass: music21's stripTies deep-copies and re-sorts the stream
-        # (two thirds of the conversion time on a Beethoven quartet).
-        open_ties: dict[int, tuple[int, int]] = {}  # pitch -> (onset, end) of the note being tied
-        for element in part.flatten().notes:
-            if element.duration.isGrace or element.quarterLength <= 0:
-                continue
-            start, end = tick(element.offset), tick(element.offset + element.quarterLength)
-            velocity = element.volume.velocity or 80
-            members = element.notes if element.isChord else [element]
-            for member in members:
-                pitch = int(member.pitch.midi)
-                tie = (member.tie or element.tie).type if (member.tie or element.tie) else None
-                if tie in ("stop", "continue") and pitch in open_ties:
-                    onset, _ = open_ties[pitch]
-                    open_ties[pitch] = (onset, end)
-                    if tie == "stop":
-                        del open_ties[pitch]
-                    key = (onset, pitch)
-                    notes[key] = max(notes.get(key, 0), end - onset)
-                    continue
-                key = (start, pitch)
-                if end - start > notes.get(key, 0):
-                    notes[key] = max(1, end - start)
-                    velocities[key] = int(velocity)
-                if tie == "start":
-                    open_ties[pitch] = (start, end)
+    tracks = []
+    for index, part in enumerate(parts):
+        notes, velocities = _part_notes(part, tick)
+        if notes:
+            name = (part.partName or "").strip() or f"Part {index + 1}"
+            tracks.append((name, notes, velocities))
+    # from the top down, by median pitch: a score lists its parts that way, but not every file does
+    # (a continuo written above its bass, a piano's hands in one part); ties keep the score's order
+    order = sorted(range(len(tracks)), key=lambda k: -float(np.median([p for _, p in tracks[k][1]])))
     out = Score(TPQ)
-    track = Track("Piano", program=0, is_drum=False)
-    for (onset, pitch), dur in sorted(notes.items()):
-        track.notes.append(Note(onset, dur, pitch, velocities.get((onset, pitch), 80)))
-    out.tracks.append(track)
+    n_notes = 0
+    for k in order:
+        name, notes, velocities = tracks[k]
+        track = Track(name, program=0, is_drum=False)
+        for (onset, pitch), dur in sorted(notes.items()):
+            track.notes.append(Note(onset, dur, pitch, velocities.get((onset, pitch), 80)))
+        out.tracks.append(track)
+        n_notes += len(notes)
+    if order != sorted(order):
+        log.append("parts reordered from the top down")
     flat_first = parts[0].flatten()
     seen_ts = set()
     for ts in flat_first.getElementsByClass(meter.TimeSignature):
@@ -174,7 +163,40 @@ def score_to_symusic(score, log):
             out.tempos.append(Tempo(0 if mark.offset == 0 else tick(mark.offset), qpm=float(qpm)))
     if not len(out.tempos):
         out.tempos.append(Tempo(0, qpm=100.0))
-    return out, len(notes)
+    return out, n_notes
+
+
+def _part_notes(part, tick) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """One part's notes: (onset, pitch) -> duration (the longest of a doubled note), and their velocities."""
+    notes: dict[tuple[int, int], int] = {}  # (onset, pitch) -> longest duration
+    velocities: dict[tuple[int, int], int] = {}
+    # Ties merged by hand in one pass: music21's stripTies deep-copies and re-sorts the stream
+    # (two thirds of the conversion time on a Beethoven quartet).
+    open_ties: dict[int, tuple[int, int]] = {}  # pitch -> (onset, end) of the note being tied
+    for element in part.flatten().notes:
+        if element.duration.isGrace or element.quarterLength <= 0:
+            continue
+        start, end = tick(element.offset), tick(element.offset + element.quarterLength)
+        velocity = element.volume.velocity or 80
+        members = element.notes if element.isChord else [element]
+        for member in members:
+            pitch = int(member.pitch.midi)
+            tie = (member.tie or element.tie).type if (member.tie or element.tie) else None
+            if tie in ("stop", "continue") and pitch in open_ties:
+                onset, _ = open_ties[pitch]
+                open_ties[pitch] = (onset, end)
+                if tie == "stop":
+                    del open_ties[pitch]
+                key = (onset, pitch)
+                notes[key] = max(notes.get(key, 0), end - onset)
+                continue
+            key = (start, pitch)
+            if end - start > notes.get(key, 0):
+                notes[key] = max(1, end - start)
+                velocities[key] = int(velocity)
+            if tie == "start":
+                open_ties[pitch] = (start, end)
+    return notes, velocities
 
 
 def convert_one(args):

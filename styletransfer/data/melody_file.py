@@ -284,5 +284,14 @@ def read_melody_noting(path: str | os.PathLike, track: int | None = None,
 
 
 def quiet_read_melody(path: str | os.PathLike) -> Score:
-    """read_melody without its warnings (a chorale's top line is taken on purpose)."""
-    return read_melody_noting(path)[0]
+    """The tune of a corpus piece or a bundled melody, without read_melody's warnings: the top line of the
+    part named Soprano (a chorale's tune, wherever its file lists it), else of the top part (the corpus
+    keeps its parts from the top down), else of the one track."""
+    path = Path(path)
+    track = None
+    if path.suffix.lower() in (".mid", ".midi"):
+        tracks = Score(str(path)).tracks
+        pitched = [i for i, t in enumerate(tracks) if not t.is_drum and len(t.notes)]
+        if len(pitched) > 1:
+            track = next((i for i in pitched if tracks[i].name.strip().lower() == "soprano"), pitched[0])
+    return read_melody_noting(path, track)[0]

@@ -2,7 +2,7 @@
 (`mst eval bach-chorales`).
 
 The benchmark takes held-out chorales of the composer (test split: never trained on, by the base or
-the adapter), keeps their top line (the soprano) as the melody, and harmonizes it with
+the adapter), keeps their Soprano part as the melody (``quiet_read_melody``), and harmonizes it with
 
 - ``mst <style>``: the composer's adapter (``--style bach``), the system under test;
 - ``mst base``: the base model without adapter;

@@ -49,8 +49,8 @@ def _top_line_melody(score: Score) -> Score:
 def pair_of(score: Score, melody: Score | None = None) -> Pair:
     """The (melody, accompaniment) pair of a score: split by ``melody`` when given
     (``notes.split_melody``); else track 0 is the melody and the other tracks the accompaniment when
-    two or more non-drum tracks have notes (a transfer's output); else (a one-track original) the melody
-    is its top line. UserError when it has no notes."""
+    two or more non-drum tracks have notes (a transfer's output; a corpus piece in parts: its top part);
+    else (a one-track original) the melody is its top line. UserError when it has no notes."""
     if "tick" not in str(score.ttype).lower():
         score = score.to("tick")
     tracks = _tracks_with_notes(score)

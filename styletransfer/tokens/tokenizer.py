@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 from miditok import TSD, TokenizerConfig
 from miditok.utils import detect_chords
-from symusic import Note, Score, TimeSignature, Track
+from symusic import Note, Score, TimeSignature
 
 from ..errors import UserError
 from .grammar import Grammar
+from .parts import merge_parts, pitched_tracks
 
 # The original project's configuration, verbatim.
 TSD_PARAMS = dict(
@@ -128,19 +129,16 @@ def map_time_signature(num: int, den: int, supported: set[tuple[int, int]]) -> t
 
 
 def normalize_score(score: Score, tokenizer) -> Score:
-    """One piano track (drums dropped), mapped time signatures. Raises UserError if nothing is left.
+    """One piano track (drums dropped, parts merged), mapped time signatures. Raises UserError if nothing is
+    left.
 
     Unmappable time signatures (e.g. 5/8) fall back to 4/4 rather than being dropped: miditok would
     otherwise silently drop them and shift every bar line after.
     """
-    pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
-    if not pitched:
+    if not pitched_tracks(score):
         raise UserError("no pitched notes (empty or drums only)")
     out = Score(score.ticks_per_quarter)
-    track = Track("Piano", program=0, is_drum=False)
-    for t in pitched:
-        track.notes.extend(t.notes)
-        track.pedals.extend(t.pedals)
+    track = merge_parts(score)  # a score in parts as one stream (tokens/parts.py)
     track.notes.sort(key=lambda n: (n.time, -n.pitch))
     out.tracks.append(track)
     out.tempos = score.tempos.copy()

@@ -237,10 +237,18 @@ def test_eval_transfer_json(eval_data, judge_dir, tmp_path, capsys):
 def test_eval_transfer_reports_a_reduced_melody_on_stderr(tmp_path, capsys):
     from styletransfer.data.melody_file import read_melody
 
-    chorale = ROOT / "data" / "music21" / "midi" / "bach" / "bwv110.7.mid"  # four voices: the top line is taken
-    result = tmp_path / "chorale.rule.mid"
-    harmonize(read_melody(chorale)).dump_midi(str(result))
-    code, stdout, err = run_cli(["eval", "transfer", result, "--melody", chorale, "--json"], capsys)
-    assert code == 0, err
-    assert "polyphonic" in err and "warning" in err
-    assert json.loads(stdout)["melody_recall"] == 1.0  # stdout is the JSON alone
+    from symusic import Score
+
+    from styletransfer.tokens.parts import merge_parts
+
+    chorale = ROOT / "data" / "music21" / "midi" / "bach" / "bwv110.7.mid"  # four voices, a track each
+    piano = Score(str(chorale))
+    piano.tracks = [merge_parts(piano)]  # the same four voices in one track: its top line is taken
+    piano.dump_midi(str(tmp_path / "piano.mid"))
+    for melody, said in ((chorale, "taking track 0 (Soprano) as the melody"), (tmp_path / "piano.mid", "polyphonic")):
+        result = tmp_path / f"{melody.stem}.rule.mid"
+        harmonize(read_melody(melody)).dump_midi(str(result))
+        code, stdout, err = run_cli(["eval", "transfer", result, "--melody", melody, "--json"], capsys)
+        assert code == 0, err
+        assert said in err and "warning" in err
+        assert json.loads(stdout)["melody_recall"] == 1.0  # stdout is the JSON alone

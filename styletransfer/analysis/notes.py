@@ -13,9 +13,9 @@ CHUNK = 1024  # rows per block in the pairwise (note x note) comparisons, to bou
 def notes_of(score_or_track, tpq: int | None = None) -> np.ndarray:
     """Notes as a ``(n, 3)`` float array ``(onset_q, end_q, pitch)``, times in quarter notes.
 
-    A ``Score``: all its non-drum tracks merged, a unison between two parts kept in both (``tpq`` defaults to its ``ticks_per_quarter``). A
-    ``Track``: its notes, ``tpq`` required (a track does not know its resolution). An array-like of
-    ``(onset, end, pitch)`` rows is taken as is. Rows are sorted by onset, then highest pitch first.
+    A ``Score``: all its non-drum tracks merged, a unison between two parts kept in both (``tpq``
+    defaults to its ``ticks_per_quarter``). A ``Track``: its notes, ``tpq`` required (a track does not
+    know its resolution). An array-like of ``(onset, end, pitch)`` rows is taken as is. Rows are sorted by onset, then highest pitch first.
     """
     if isinstance(score_or_track, Score):
         tpq = tpq or score_or_track.ticks_per_quarter

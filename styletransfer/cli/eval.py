@@ -201,12 +201,15 @@ def real_judge_train(
     data: DataOpt = None,
     out: Annotated[Path, typer.Option(help="where to save the judge")] = DEFAULT_REAL_JUDGE,
     force: Annotated[bool, typer.Option(help="replace an existing judge")] = False,
+    mst_fakes: Annotated[Optional[Path], typer.Option(
+        help="also mst's own settings of the training chorales' sopranos as fakes "
+             "(scripts/harmonize_training_sopranos.py)")] = None,
 ):
     """Train the real-or-generated judge on Bach's training chorales and their fakes; report its validation scores."""
     from ..eval.real_judge import format_real_report, train_real_judge
 
     folder = _data(data)
     console.print(f"training the real-or-generated judge on {folder} (training split; a few minutes) ...")
-    report = train_real_judge(folder, out, force=force)
+    report = train_real_judge(folder, out, force=force, mst_fakes=mst_fakes)
     console.print(format_real_report(report), markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {out}")

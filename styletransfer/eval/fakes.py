@@ -19,11 +19,13 @@ from ..analysis.notes import notes_of
 from ..data.melody_file import quiet_read_melody
 from ..errors import UserError
 from ..keys import estimate_key
+from ..model.adapters import SAFE_NAME
 from ..tokens.tokenizer import load_score
 from .baselines import harmonize as rule_based_harmonize
 from .harmonized_pair import Pair, pair_of
 
 REAL = "real"
+MST = "mst"  # mst's own setting of the tune: the hardest fake there is (only where it was written)
 FAKE_KINDS = ("rule_based", "transposed", "shifted", "bass_walk", "inner_moves", "bar_swap", "octaves",
               "block_chords", "density")
 EPS = 1e-6
@@ -219,8 +221,14 @@ def piece_rng(path: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(Path(path).name.encode("utf-8"))])
 
 
-def piece_pairs(path: str, seed: int = 0) -> list[tuple[str, Pair]]:
-    """(kind, pair) of a chorale file: the real one first, then a fake of each kind (``FAKE_KINDS``)."""
+def mst_fake_name(title: str) -> str:
+    """The file name of mst's own setting of a corpus piece's tune (scripts/harmonize_training_sopranos.py)."""
+    return f"{SAFE_NAME.sub('-', title)}.mid"
+
+
+def piece_pairs(path: str, seed: int = 0, mst_fake: str | None = None) -> list[tuple[str, Pair]]:
+    """(kind, pair) of a chorale file: the real one first, then a fake of each kind (``FAKE_KINDS``), then
+    ``mst_fake`` (a MIDI file: mst's own harmonization of this chorale's tune) as kind ``MST``."""
     full = load_score(path)
     melody = quiet_read_melody(path)
     real = pair_of(full, melody)
@@ -235,5 +243,7 @@ def piece_pairs(path: str, seed: int = 0) -> list[tuple[str, Pair]]:
             fake = PERTURBATIONS[kind](real, rng)
         if not np.array_equal(fake.accompaniment, real.accompaniment):
             out.append((kind, fake))
+    if mst_fake is not None:
+        out.append((MST, pair_of(load_score(mst_fake), melody)))
     return out
 

@@ -75,7 +75,7 @@ from ..data.catalog import find_composer, load_catalog, select
 from ..errors import UserError
 from ..io import atomic_write_bytes, atomic_write_text, replace_dir
 from ..tokens.tokenizer import load_score
-from .fakes import FAKE_KINDS, REAL, piece_pairs
+from .fakes import FAKE_KINDS, MST, REAL, mst_fake_name, piece_pairs
 from .harmonized_pair import Pair, pair_of
 from .harmony_features import FEATURE_NAMES, pair_features
 from .judge import one_openmp_thread, warn_if_refit_moved
@@ -84,19 +84,19 @@ COMPOSER = "Johann Sebastian Bach"
 FEATURES_FILE = "features.npz"
 META_FILE = "real_judge.json"
 FORMAT_VERSION = 1
-KINDS = (REAL, *FAKE_KINDS)
+KINDS = (REAL, *FAKE_KINDS, MST)
 HINT = "(train one with RealJudge.train or load_or_train_real_judge)"
 
 
 # ------------------------------------------------------------------------------------- the dataset
 
 
-def _piece_task(args: tuple[str, int]) -> tuple[list[tuple[int, np.ndarray]], str | None]:
+def _piece_task(args: tuple[str, int, str | None]) -> tuple[list[tuple[int, np.ndarray]], str | None]:
     """([(kind index, features)] of a piece and its fakes, or [] and why it was skipped)."""
-    path, seed = args
+    path, seed, mst_fake = args
     try:
         rows = []
-        for kind, pair in piece_pairs(path, seed):
+        for kind, pair in piece_pairs(path, seed, mst_fake):
             try:
                 rows.append((KINDS.index(kind), pair_features(pair)))
             except UserError:
@@ -133,10 +133,11 @@ def _workers(n_tasks: int, workers: int | None) -> int:
     return max(1, min(workers or os.cpu_count() or 1, n_tasks // 4 or 1))
 
 
-def piece_rows(paths, seed: int = 0, workers: int | None = None) -> Rows:
-    """Features of every piece of ``paths`` and of its fakes, in parallel (a ProcessPoolExecutor)."""
+def piece_rows(paths, seed: int = 0, workers: int | None = None, mst_fakes: dict[str, str] | None = None) -> Rows:
+    """Features of every piece of ``paths`` and of its fakes, in parallel (a ProcessPoolExecutor);
+    ``mst_fakes``: a piece's path -> mst's own harmonization of its tune (one more fake, kind ``MST``)."""
     paths = [str(p) for p in paths]
-    tasks = [(p, seed) for p in paths]
+    tasks = [(p, seed, (mst_fakes or {}).get(p)) for p in paths]
     n = _workers(len(tasks), workers)
     if n <= 1:
         results = [_piece_task(t) for t in tasks]
@@ -199,6 +200,19 @@ def evaluate(p: np.ndarray, rows: Rows) -> dict:
     return out
 
 
+def _mst_fakes(train: pd.DataFrame, folder: str | os.PathLike) -> dict[str, str]:
+    """Training piece path -> its mst fake in ``folder``, for the pieces that have one; UserError for none."""
+    folder = Path(os.path.expanduser(str(folder)))
+    if not folder.is_dir():
+        raise UserError(f"--mst-fakes: not a folder: {folder}")
+    found = {str(path): str(folder / mst_fake_name(title)) for path, title in zip(train["midi"], train["title"])
+             if (folder / mst_fake_name(title)).is_file()}
+    if not found:
+        raise UserError(f"--mst-fakes: {folder} holds no mst setting of a training piece "
+                        "(scripts/harmonize_training_sopranos.py writes them)")
+    return found
+
+
 class RealJudge:
     """P(real) of a harmonization: the composer's own or a fake; ``report`` says how well it tells."""
 
@@ -213,10 +227,11 @@ class RealJudge:
 
     @classmethod
     def train(cls, data, composer: str = COMPOSER, seed: int = 0, workers: int | None = None,
-              models=tuple(MODELS)) -> RealJudge:
+              models=tuple(MODELS), mst_fakes: str | os.PathLike | None = None) -> RealJudge:
         """Fit on the composer's training pieces of ``data`` (a catalog folder, or a catalog table) and
         their fakes; pick the model by AUC on the validation pieces' (when there are any); report on them.
-        The test split is never read."""
+        The test split is never read. ``mst_fakes``: a folder of mst's own settings of training pieces'
+        tunes (``fakes.mst_fake_name``; scripts/harmonize_training_sopranos.py), each one more fake."""
         started = time.time()
         models = tuple(models)
         unknown = [m for m in models if m not in MODELS]
@@ -226,11 +241,13 @@ class RealJudge:
         if catalog.empty:
             raise UserError("the catalog lists no pieces")
         composer = find_composer(catalog, composer)
-        train_paths = list(select(catalog, composer, "train")["midi"])
+        train = select(catalog, composer, "train")
+        train_paths = list(train["midi"])
+        mst_paths = _mst_fakes(train, mst_fakes) if mst_fakes is not None else {}
         valid_paths = list(select(catalog, composer, "validation")["midi"])
         if not train_paths:
             raise UserError(f"no training pieces by {composer}")
-        tr = piece_rows(train_paths, seed, workers)
+        tr = piece_rows(train_paths, seed, workers, mst_paths)
         if int(tr.y.sum()) < 2:
             raise UserError(f"need at least two usable training pieces by {composer}; "
                             f"found {int(tr.y.sum())}")
@@ -261,7 +278,8 @@ class RealJudge:
             "p_real": _p_real_summary(scores.get(winner)),
             "n_train_pieces": int(tr.y.sum()), "n_train_rows": len(tr.y),
             "n_validation_pieces": int(va.y.sum()) if va is not None else 0,
-            "fake_kinds": list(FAKE_KINDS),
+            "fake_kinds": list(FAKE_KINDS) + ([MST] if mst_paths else []),
+            "n_mst_fakes": len(mst_paths),
             "skipped": {"count": len(tr.skipped) + (len(va.skipped) if va else 0),
                         "examples": [f"{p}: {why}" for p, why in (tr.skipped + (va.skipped if va else []))[:10]]},
             "n_features": len(FEATURE_NAMES),
@@ -397,14 +415,15 @@ def _p_real_summary(validation: dict | None) -> dict:
 
 
 def train_real_judge(data_folder: str | os.PathLike, out_folder: str | os.PathLike, force: bool = False,
-                     workers: int | None = None, composer: str = COMPOSER, models=tuple(MODELS)) -> dict:
+                     workers: int | None = None, composer: str = COMPOSER, models=tuple(MODELS),
+                     mst_fakes: str | os.PathLike | None = None) -> dict:
     """Train a judge on a catalog folder and save it to ``out_folder``; return its report. Refuses to
     replace an existing judge without ``force``; the folder appears complete or not at all. ``models``:
     the candidates (``MODELS``' names), e.g. ``("random forest",)`` for its less extreme probabilities."""
     out = Path(os.path.expanduser(str(out_folder)))
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise UserError(f"{out} already exists (use --force to replace it)")
-    judge = RealJudge.train(data_folder, composer=composer, workers=workers, models=models)
+    judge = RealJudge.train(data_folder, composer=composer, workers=workers, models=models, mst_fakes=mst_fakes)
     judge.report["data"] = str(Path(os.path.expanduser(str(data_folder))).resolve())
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

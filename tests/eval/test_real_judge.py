@@ -24,7 +24,7 @@ from styletransfer.errors import UserError
 from styletransfer.eval import fakes
 from styletransfer.eval import real_judge as rj
 from styletransfer.eval.baselines import harmonize
-from styletransfer.eval.fakes import FAKE_KINDS, piece_pairs
+from styletransfer.eval.fakes import FAKE_KINDS, MST, REAL, mst_fake_name, piece_pairs
 from styletransfer.eval.harmonized_pair import pair_of, score_of_pair
 from styletransfer.eval.harmony_features import FEATURE_NAMES, pair_features
 from styletransfer.eval.real_judge import (
@@ -34,6 +34,7 @@ from styletransfer.eval.real_judge import (
     RealJudge,
     load_or_train_real_judge,
 )
+from support.train import assert_one_line_error, run_cli
 
 TPQ = 480
 COMPOSER = "Johann Sebastian Bach"
@@ -192,7 +193,7 @@ def test_each_fake_changes_what_it_says(tmp_path):
     path = tmp_path / "c.mid"
     chorale_score(11).dump_midi(str(path))
     pairs = dict(piece_pairs(str(path), seed=0))
-    assert list(pairs) == list(KINDS)
+    assert list(pairs) == [REAL, *FAKE_KINDS]  # no mst fake unless one is given
     real = pairs["real"]
     for kind in FAKE_KINDS:
         assert np.array_equal(pairs[kind].melody[:, [0, 2]], real.melody[:, [0, 2]]), kind  # same melody
@@ -238,7 +239,7 @@ def test_each_fake_changes_what_it_says(tmp_path):
     rule = pairs["rule_based"].accompaniment
     assert np.array_equal(rule, pair_of(harmonize(quiet_read_melody(path))).accompaniment)
     again = dict(piece_pairs(str(path), seed=0))  # deterministic: the same fakes every time
-    assert all(np.array_equal(again[k].accompaniment, pairs[k].accompaniment) for k in KINDS)
+    assert all(np.array_equal(again[k].accompaniment, pairs[k].accompaniment) for k in pairs)
 
 
 # ------------------------------------------------------------------------------------- training, judging
@@ -248,11 +249,11 @@ def test_training_reads_train_and_validation_only(trained):
     _, _, judge = trained
     r = judge.report
     assert r["n_train_pieces"] == N_TRAIN and r["n_validation_pieces"] == N_VALID
-    assert N_TRAIN * (len(KINDS) - 1) <= r["n_train_rows"] <= N_TRAIN * len(KINDS)  # no block chords: no fake
+    assert N_TRAIN * len(FAKE_KINDS) <= r["n_train_rows"] <= N_TRAIN * (1 + len(FAKE_KINDS))  # no block chords: no fake
     assert r["skipped"]["count"] == 0  # the test split's missing file and the other composer: never read
     assert set(r["selection"]["scores"]) == {"gradient boosting", "random forest"}
     assert r["model"] in r["selection"]["scores"]
-    assert set(r["validation"]["per_kind"]) == set(KINDS)
+    assert set(r["validation"]["per_kind"]) == {REAL, *FAKE_KINDS} and r["n_mst_fakes"] == 0
     assert 0 <= r["p_real"]["validation_rule_based"] < r["p_real"]["validation_real"] <= 1
     assert r["validation"]["auc"] >= 0.8
     weights = judge.rows.weight
@@ -420,3 +421,27 @@ def test_training_needs_pieces(tmp_path):
         RealJudge.train(folder)
     with pytest.raises(UserError, match="unknown model"):
         RealJudge.train(folder, models=("support vector machine",))
+
+
+def test_mst_s_own_settings_train_as_one_more_fake(trained, tmp_path):
+    """A folder of mst's settings of training pieces' tunes (here: the rule-based harmonizer's, under the
+    names scripts/harmonize_training_sopranos.py writes) adds one fake of kind mst per piece that has one."""
+    data, _, judge = trained
+    table = pd.read_csv(data / "music21-corpus.csv")
+    train = table[(table["split"] == "train") & (table["canonical_composer"] == rj.COMPOSER)].head(3)
+    for rel, title in zip(train["midi_filename"], train["canonical_title"]):
+        harmonize(quiet_read_melody(data / rel)).dump_midi(str(tmp_path / mst_fake_name(title)))
+    with_mst = RealJudge.train(data, models=("random forest",), mst_fakes=tmp_path)
+    r = with_mst.report
+    assert r["n_mst_fakes"] == 3 and r["fake_kinds"][-1] == MST
+    assert int((with_mst.rows.kind == KINDS.index(MST)).sum()) == 3
+    assert r["n_train_rows"] == judge.report["n_train_rows"] + 3
+
+
+def test_an_mst_fakes_folder_without_settings_is_one_line(trained, tmp_path, capsys):
+    data, _, _ = trained
+    for folder, said in ((tmp_path / "missing", "not a folder"), (tmp_path, "holds no mst setting")):
+        code, _, err = run_cli(["eval", "real-judge", "train", "--data", data, "--out", tmp_path / "judge",
+                                "--mst-fakes", folder], capsys)
+        assert_one_line_error(code, err, said)
+    assert not (tmp_path / "judge").exists()

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from styletransfer.config import resolve_data_path
 from styletransfer.data.catalog import find_composer, load_catalog, select
-from styletransfer.data.melody_file import mark_fermatas, quiet_read_melody
-from styletransfer.eval.benchmark import corpus_fermatas
+from styletransfer.eval.benchmark import corpus_tune
 from styletransfer.eval.fakes import mst_fake_name
 from styletransfer.io import atomic_write_bytes
 from styletransfer.transfer.pipeline import harmonize, load_style
@@ -38,8 +37,7 @@ def main(argv=None):
     loaded = load_style(None, args.style)
     started = time.perf_counter()
     for k, (_, row) in enumerate(pieces.iterrows(), args.skip):
-        melody = quiet_read_melody(Path(row["midi"]))
-        melody = mark_fermatas(melody, corpus_fermatas(row["title"], melody))
+        melody, _ = corpus_tune(Path(row["midi"]), row["title"])
         best = harmonize(melody, loaded, seed=k)[0].score
         atomic_write_bytes(args.out / mst_fake_name(row["title"]), best.dumps_midi())
         print(f"[{k + 1 - args.skip}/{len(pieces)}] {row['title']} ({time.perf_counter() - started:.0f} s)", flush=True)

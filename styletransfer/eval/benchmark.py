@@ -26,6 +26,7 @@ from typing import Callable
 import music21
 import numpy as np
 import pandas as pd
+from symusic import Score
 
 from ..analysis.cadences import fermata_onsets
 from ..analysis.notes import notes_of
@@ -255,13 +256,11 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
     chorales = []
     for _, row in test.iterrows():
         try:
-            melody = quiet_read_melody(Path(row["midi"]))
+            melody, fermatas_of[row["title"]] = corpus_tune(Path(row["midi"]), row["title"])
             original = load_score(row["midi"])
         except UserError as exc:
             say(f"skipped {row['title']}: {exc}")
             continue
-        fermatas_of[row["title"]] = corpus_fermatas(row["title"], melody)
-        melody = mark_fermatas(melody, fermatas_of[row["title"]])  # as a MusicXML chorale gives them
         chorales.append((row["title"], melody, original))
         melody_of[row["title"]] = melody
     under_test = f"mst {adapter.name}"
@@ -293,6 +292,14 @@ def bach_chorales(base: str | None, n: int, style: str, other: str | None, candi
                          "compare_styles": compare_styles}
     result["seconds"] = time.perf_counter() - started
     return result
+
+
+def corpus_tune(path: Path, title: str) -> tuple[Score, list[float] | None]:
+    """A corpus piece's tune (its Soprano part: ``quiet_read_melody``) with its fermatas marked, as a
+    MusicXML chorale brings them, and their onsets."""
+    melody = quiet_read_melody(path)
+    fermatas = corpus_fermatas(title, melody)
+    return mark_fermatas(melody, fermatas), fermatas
 
 
 def corpus_fermatas(title: str, melody) -> list[float] | None:

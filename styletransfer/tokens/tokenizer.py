@@ -17,7 +17,7 @@ from symusic import Note, Score, TimeSignature
 
 from ..errors import UserError
 from .grammar import Grammar
-from .parts import merge_parts, pitched_tracks
+from .parts import merge_parts
 
 # The original project's configuration, verbatim.
 TSD_PARAMS = dict(
@@ -135,10 +135,10 @@ def normalize_score(score: Score, tokenizer) -> Score:
     Unmappable time signatures (e.g. 5/8) fall back to 4/4 rather than being dropped: miditok would
     otherwise silently drop them and shift every bar line after.
     """
-    if not pitched_tracks(score):
+    track = merge_parts(score)  # a score in parts as one stream (tokens/parts.py)
+    if not len(track.notes):
         raise UserError("no pitched notes (empty or drums only)")
     out = Score(score.ticks_per_quarter)
-    track = merge_parts(score)  # a score in parts as one stream (tokens/parts.py)
     track.notes.sort(key=lambda n: (n.time, -n.pitch))
     out.tracks.append(track)
     out.tempos = score.tempos.copy()

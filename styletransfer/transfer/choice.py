@@ -2,10 +2,11 @@
 ``filter_logits``: the coarse mask of transfer/mask.py, temperature, top-k, top-p).
 
 Gumbel noise is added to the filtered logits and the best candidates are walked in order, running the
-exact check on each until one passes (about two checks per id with a random-weight model). Without top-k/top-p that is an exact sample from the model's
-distribution renormalized over the allowed ids (Gumbel-max over the allowed set); with them the filter is
-applied to the coarse set, and only if every filtered candidate breaks a rule is the rest of the coarse
-set sampled (then, at worst, the hurry token is taken).
+exact check on each until one passes (about two checks per id with a random-weight model). Without
+top-k/top-p that is an exact sample from the model's distribution renormalized over the allowed ids
+(Gumbel-max over the allowed set); with them the filter is applied to the coarse set, and only if every
+filtered candidate breaks a rule is the rest of the coarse set sampled (then, at worst, the hurry token
+is taken).
 """
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ from .hurry import HurryPath
 from .likelihood import ChosenLikelihood
 from .mask import FINISHED_ROW, coarse_mask, row_thresholds
 from .plan import MelodyPlan
-from .sampler import Filtered
 from .rules import MelodyRules
+from .sampler import Filtered
 from .state import ConstraintState
 
 

@@ -33,13 +33,13 @@ from ..errors import UserError
 from ..io import atomic_write_text, inside, replace_dir
 from ..keys import reference_shift
 from ..tokens import tokenizer as tk
+from ..tokens.parts import note_arrays
 from ..tokens.skyline import melody_per_bar
 from .catalog import SPLITS, load_catalog
 
-CACHE_VERSION = 3  # 2: Chord tokens (tokenizer.MstTSD detected none before), skyline across bar lines
-
-
-# 3: skyline times a Rest from the end of the sounding notes, as miditok does
+# 2: Chord tokens (tokenizer.MstTSD detected none before), skyline across bar lines; 3: skyline times a Rest
+# from the end of the sounding notes, as miditok does; 4: parts (a Program token per note, tokens/parts.py)
+CACHE_VERSION = 4
 MIN_TOKENS = 4  # fewer base tokens than this means no note in the piano range survived
 
 
@@ -49,10 +49,10 @@ _worker_tokenizer = None
 _worker_types = None
 
 
-def _init_worker():
+def _init_worker(parts: bool = True):
     global _worker_tokenizer, _worker_types
     warnings.filterwarnings("ignore")
-    _worker_tokenizer = tk.build_tokenizer()
+    _worker_tokenizer = tk.build_tokenizer(parts)
     _worker_types = _worker_tokenizer.grammar  # the skyline's base-token tables: the same before and after BPE
 
 
@@ -61,7 +61,7 @@ def _variants(score, split: str, augment, out_dir: str | None, rel: str):
     yield 0, score
     if split != "train" or out_dir is None:
         return
-    notes = score.tracks[0].notes.numpy()
+    notes = note_arrays(score.tracks)
     low, high = int(notes["pitch"].min()), int(notes["pitch"].max())
     offsets = [(p, 0, 0.0) for p in augment["pitch"] if 21 <= low + p and high + p <= 108]
     offsets += [(0, v, 0.0) for v in augment["velocity"]] + [(0, 0, d) for d in augment["duration"]]
@@ -78,7 +78,7 @@ def _variants(score, split: str, augment, out_dir: str | None, rel: str):
 def to_reference_key(score):
     """The score moved to C major or A minor (its estimated key, keys.reference_shift); None if that
     leaves the piano range."""
-    notes = score.tracks[0].notes.numpy()
+    notes = note_arrays(score.tracks)
     shift = reference_shift(notes["pitch"], notes["duration"])
     return None if shift is None else score.shift_pitch(shift)
 
@@ -91,7 +91,7 @@ def encode_file(task):
     try:
         score = tk.normalize_score(tk.load_score(path), tok)
         score = tok.preprocess_score(score)
-        if not len(score.tracks) or not len(score.tracks[0].notes):
+        if not sum(len(t.notes) for t in score.tracks):
             return row, [], "no notes in the piano range"
         if key_normalize and (score := to_reference_key(score)) is None:
             return row, [], "its transposition to C major / A minor leaves the piano range"
@@ -108,18 +108,19 @@ def encode_file(task):
         return row, [], f"unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''})"
 
 
-def encode_files(tasks: list, workers: int, desc: str = "encoding"):
-    """Encode files in parallel with a progress bar; results in task order."""
+def encode_files(tasks: list, workers: int, desc: str = "encoding", parts: bool = True):
+    """Encode files in parallel with a progress bar; results in task order (``parts``: the tokenizer writes
+    each note's part)."""
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(tasks), desc=desc, unit="file", dynamic_ncols=True, disable=None)
     results = []
     if workers == 1:
-        _init_worker()
+        _init_worker(parts)
         for task in tasks:
             results.append(encode_file(task))
             bar.update()
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(parts,)) as pool:
             for result in pool.map(encode_file, tasks, chunksize=4):
                 results.append(result)
                 bar.update()
@@ -142,7 +143,8 @@ class PrepareReport:
 def cache_key(catalog: pd.DataFrame, data: DataConfig) -> str:
     """Changes when the data, the tokenizer configuration or the preparation settings change."""
     h = hashlib.sha256()
-    h.update(json.dumps({"v": CACHE_VERSION, "tsd": repr(tk.TSD_PARAMS), "special": tk.SPECIAL_TOKENS,
+    h.update(json.dumps({"v": CACHE_VERSION, "tsd": repr(tk.TSD_PARAMS),
+                         "parts": repr(tk.PART_PARAMS), "special": tk.SPECIAL_TOKENS,
                          "bpe": data.bpe_vocab_size, "augment": data.augment.model_dump(),
                          "key_normalize": data.key_normalize}).encode())
     if data.tokenizer:
@@ -181,7 +183,8 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
     tasks = [(i, path, split, augment, str(augmented_dir), Path(path).relative_to(root).with_suffix("").as_posix(),
               data.key_normalize)
              for i, (path, split) in enumerate(zip(catalog["midi"], catalog["split"]))]
-    results = encode_files(tasks, data.workers)
+    reused = tk.load_tokenizer(resolve_data_path(data.tokenizer)) if data.tokenizer else None
+    results = encode_files(tasks, data.workers, parts=tk.uses_parts(reused) if reused is not None else True)
     # the catalog's own refusals (rows outside the dataset folder, bad paths, durations) come first
     skipped = list(catalog.attrs.get("problems", [])) + [(catalog["midi"][row], reason) for row, _, reason in results
                                                           if reason]
@@ -190,8 +193,8 @@ def prepare(data: DataConfig, out: str | os.PathLike | None = None, force: bool 
                   for augmented, bars, _ in variants if not augmented]
     if not train_bars:
         raise UserError(f"{data.path}: no usable training piece (all {len(skipped)} files skipped)")
-    if data.tokenizer:  # reuse a trained tokenizer (e.g. a base model's) instead of training BPE
-        tokenizer = tk.load_tokenizer(resolve_data_path(data.tokenizer))
+    if reused is not None:  # reuse a trained tokenizer (e.g. a base model's) instead of training BPE
+        tokenizer = reused
     else:
         tokenizer = tk.build_tokenizer()
         tk.train_bpe(tokenizer, train_bars, data.bpe_vocab_size)

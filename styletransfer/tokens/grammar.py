@@ -16,15 +16,17 @@ INF = 10**9
 
 
 # id classes by first base token
-T_PITCH, T_SHIFT, T_REST, T_CHORD, T_VEL, T_DUR, T_OTHER = range(7)
-N_CLASSES = 7
+T_PITCH, T_SHIFT, T_REST, T_CHORD, T_VEL, T_DUR, T_OTHER, T_PROGRAM = range(8)
+N_CLASSES = 8
 
 
 # base token kinds (finer than the classes)
-K_PITCH, K_SHIFT, K_REST, K_CHORD, K_VEL, K_DUR, K_TEMPO, K_TIMESIG, K_EOS, K_OTHER = range(10)
+K_PITCH, K_SHIFT, K_REST, K_CHORD, K_VEL, K_DUR, K_TEMPO, K_TIMESIG, K_EOS, K_OTHER, K_PROGRAM = range(11)
 _KIND_OF_TYPE = {"Pitch": K_PITCH, "TimeShift": K_SHIFT, "Rest": K_REST, "Chord": K_CHORD, "Velocity": K_VEL,
-                 "Duration": K_DUR, "Tempo": K_TEMPO, "TimeSig": K_TIMESIG}
-_CLASS_OF_KIND = {K_PITCH: T_PITCH, K_SHIFT: T_SHIFT, K_REST: T_REST, K_CHORD: T_CHORD, K_VEL: T_VEL, K_DUR: T_DUR}
+                 "Duration": K_DUR, "Tempo": K_TEMPO, "TimeSig": K_TIMESIG, "Program": K_PROGRAM}
+# a Program token (a note's part, tokens/parts.py) opens a note; its value is the part's number
+_CLASS_OF_KIND = {K_PITCH: T_PITCH, K_SHIFT: T_SHIFT, K_REST: T_REST, K_CHORD: T_CHORD, K_VEL: T_VEL, K_DUR: T_DUR,
+                  K_PROGRAM: T_PROGRAM}
 
 
 class Grammar:
@@ -34,8 +36,12 @@ class Grammar:
     depend on the time signature's denominator, hence one row per denominator (``dens``; a ``den`` is an
     index into it).
 
+    ``parts``: the tokenizer writes each note's part, a Program token before its Pitch (``program_token[v]``
+    is part v's).
+
     Per base id, lists (the constraint reads them one token at a time, where list indexing is several times
-    faster than numpy's): ``names``, ``kind`` (K_*), ``pitch`` (-1 if none), ``ticks[den]`` (TimeShift and
+    faster than numpy's): ``names``, ``kind`` (K_*), ``pitch`` (-1 if none), ``program`` (a Program token's
+    part, -1 otherwise), ``ticks[den]`` (TimeShift and
     Duration), ``rest_ticks[den]``, ``ts_num`` and ``ts_den`` (TimeSig tokens; -1 otherwise).
 
     Per base id, numpy arrays (the skyline's masks): ``is_time`` (TimeShift or Rest), ``is_rest``,
@@ -69,6 +75,8 @@ class Grammar:
         n_base, nd = self.n_base, len(self.dens)
         self.kind = [K_OTHER] * n_base
         self.pitch = [-1] * n_base
+        self.program = [-1] * n_base
+        self.program_token: dict[int, int] = {}
         self.ticks = [[0] * n_base for _ in range(nd)]  # TimeShift and Duration ticks
         self.rest_ticks = [[0] * n_base for _ in range(nd)]
         beats = [0.0] * n_base
@@ -82,6 +90,9 @@ class Grammar:
             self.kind[i] = k
             if k == K_PITCH:
                 self.pitch[i] = int(value)
+            elif k == K_PROGRAM:
+                self.program[i] = int(value)
+                self.program_token[int(value)] = i
             elif k in (K_SHIFT, K_DUR):
                 for d, den in enumerate(self.dens):
                     self.ticks[d][i] = int(tokenizer._tpb_tokens_to_ticks[tpb_per_ts[den]][value])
@@ -94,6 +105,8 @@ class Grammar:
             if k in (K_SHIFT, K_REST, K_DUR):
                 whole, pos, res = (int(x) for x in value.split("."))
                 beats[i] = whole + pos / res
+        self.parts = bool(self.program_token)
+        self.lowest_pitch = min(p for p in self.pitch if p >= 0)
         durations = [i for i in range(n_base) if self.kind[i] == K_DUR]
         self.min_dur = [min(t[i] for i in durations) for t in self.ticks]
         self.min_dur_token = [min(durations, key=lambda i: t[i]) for t in self.ticks]
@@ -135,6 +148,8 @@ class Grammar:
             for d in range(nd):
                 if k == K_PITCH:
                     value[d, i] = self.pitch[b]
+                elif k == K_PROGRAM:
+                    value[d, i] = self.program[b]
                 elif k in (K_SHIFT, K_DUR):
                     value[d, i] = self.ticks[d][b]
                 elif k == K_REST:
@@ -165,6 +180,8 @@ class Grammar:
         self.is_time = np.isin(kind, (K_SHIFT, K_REST))
         self.is_rest = kind == K_REST
         self.is_pitch = kind == K_PITCH
+        self.is_program = kind == K_PROGRAM
+        self.program_of = np.array(self.program, np.int16)
         self.is_velocity = kind == K_VEL
         self.is_duration = kind == K_DUR
         self.is_dropped = kind == K_CHORD
@@ -192,6 +209,7 @@ class Grammar:
 class Decoded:
     notes: list[tuple[int, int, int, int, int]]  # (onset tick, pitch, velocity id, duration id, duration ticks)
     note_token: list[int]  # index of each note's Pitch token in the sequence
+    note_part: list[int]  # each note's part (its Program token's; 0 without parts)
     starts: list[int]  # start tick of every token (a Rest starts where miditok starts it)
     end: int  # time after the last token
 
@@ -203,10 +221,11 @@ def decode_base(grammar: Grammar, ids, start: tuple[int, int, int] | None = None
     transfer/state.ConstraintState begins with exactly these three).
     """
     g = grammar
-    kind, pitch, ticks, rest_ticks, ts_den = g.kind, g.pitch, g.ticks, g.rest_ticks, g.ts_den
+    kind, pitch, ticks, rest_ticks, ts_den, program = g.kind, g.pitch, g.ticks, g.rest_ticks, g.ts_den, g.program
     ids = [int(i) for i in ids]
     now, prev_end, den = start[:3] if start is not None else (0, 0, g.default_den)
-    notes, note_token, starts = [], [], []
+    notes, note_token, note_part, starts = [], [], [], []
+    part = 0
     n = len(ids)
     for i, b in enumerate(ids):
         k = kind[b]
@@ -225,9 +244,12 @@ def decode_base(grammar: Grammar, ids, start: tuple[int, int, int] | None = None
                 d = ticks[den][ids[i + 2]]
                 notes.append((now, pitch[b], ids[i + 1], ids[i + 2], d))
                 note_token.append(i)
+                note_part.append(part)
                 prev_end = max(prev_end, now + d)
+        elif k == K_PROGRAM:
+            part = program[b]
         elif k in (K_TEMPO, K_TIMESIG, K_CHORD):
             prev_end = max(prev_end, now)
             if k == K_TIMESIG:
                 den = ts_den[b]
-    return Decoded(notes, note_token, starts, now)
+    return Decoded(notes, note_token, note_part, starts, now)

@@ -1,21 +1,101 @@
-"""A score in parts read as one stream of notes, as a keyboard player reads a choir's score.
+"""A score's parts as the tokenizer writes them: each note's part is its MidiTok program, from the top down.
 
 The bundled corpus keeps each piece's parts, one named track each, from the top down
-(scripts/convert_music21_corpus.py). The tokenizer writes one stream of notes without parts, and one
-stream cannot strike a pitch twice at one onset, so it merges the parts: a note two parts share at the
-same onset (a unison, or an instrument doubling a voice) sounds once, held as long as the longer of them,
-which is what the corpus held before it kept its parts. The analysis and the judges read every part's
-notes (a unison is two voices).
+(scripts/convert_music21_corpus.py). The tokenizer writes them in one token stream in which every note
+carries its part as a Program token (``Program_0`` the top part, the melody; ``Program_1`` the next...):
+``in_parts`` numbers the tracks so. A piece in one track (a piano piece, a user's melody) has no parts to
+keep; the voice separation it gets is the one the melody needs: its top line (each onset's highest note
+not under a still-sounding higher one, the skyline) is part 0, every other note part 1, one polyphonic
+accompaniment part, as the texture was before parts. Part 0 is always one line: the melody the transfer
+keeps is a top line, and the model learns to write under exactly that.
+
+``merge_parts`` is the old reading, for a tokenizer without programs (a model trained before parts): every
+part in one stream, a unison struck once.
 """
 from __future__ import annotations
 
 import numpy as np
 from symusic import Note, Score, Track
 
+MAX_PARTS = 8  # Program_0..7: the corpus's largest texture (Palestrina's and Bach's double choirs) fits
+PIANO = 2  # a piece in one track: the melody and one accompaniment part
+
 
 def pitched_tracks(score: Score) -> list[Track]:
     """The tracks with notes that are not drums, in the score's order (the corpus: from the top down)."""
     return [t for t in score.tracks if not t.is_drum and len(t.notes)]
+
+
+def note_arrays(tracks: list[Track]) -> dict[str, np.ndarray]:
+    """The tracks' notes as one set of symusic's numpy columns (time, duration, pitch, velocity)."""
+    arrays = [t.notes.numpy() for t in tracks]
+    return {k: np.concatenate([a[k] for a in arrays]) for k in ("time", "duration", "pitch", "velocity")}
+
+
+def skyline_mask(time: np.ndarray, duration: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """Which notes (sorted by onset, then pitch descending) make up the top line: each onset's highest
+    note, unless a higher top-line note is still sounding (an inner voice under a held melody note)."""
+    keep = np.zeros(len(time), bool)
+    melody_end, melody_pitch, last_onset = -1, -1, None
+    for i, (t, d, p) in enumerate(zip(time.tolist(), duration.tolist(), pitch.tolist())):
+        if t == last_onset:
+            continue
+        last_onset = t
+        if t >= melody_end or p > melody_pitch:
+            keep[i] = True
+            melody_end, melody_pitch = t + d, p
+    return keep
+
+
+def _track_of(name: str, program: int, notes: dict[str, np.ndarray], mask: np.ndarray | None = None) -> Track:
+    track = Track(name, program=program, is_drum=False)
+    cols = notes if mask is None else {k: v[mask] for k, v in notes.items()}
+    track.notes = Note.from_numpy(**cols)
+    return track
+
+
+def _sorted_notes(tracks: list[Track]) -> dict[str, np.ndarray]:
+    return _sorted_notes_of(note_arrays(tracks))
+
+
+def in_parts(score: Score) -> list[Track]:
+    """The score's pitched tracks as parts, each with its number from the top as its program.
+
+    Part 0 is always one line, the melody: the top track's top line (its skyline). The top track's other
+    notes (a piano's right-hand chords, a violin's double stops) join the part below; a piece in one track
+    is split into its top line and the rest (named Accompaniment). Tracks past ``MAX_PARTS`` join the
+    lowest part.
+    """
+    tracks = pitched_tracks(score)
+    if not tracks:
+        return []
+    top = _sorted_notes(tracks[:1])
+    line = skyline_mask(top["time"], top["duration"], top["pitch"])
+    parts = [_track_of(tracks[0].name or "Melody", 0, top, line)]
+    parts[0].pedals = tracks[0].pedals.copy()
+    rest = tracks[1:]
+    if not line.all():
+        below = _sorted_notes(rest[:1]) if rest else None
+        moved = {k: v[~line] for k, v in top.items()}
+        merged = moved if below is None else {k: np.concatenate([moved[k], below[k]]) for k in moved}
+        name = rest[0].name if rest else "Accompaniment"
+        parts.append(_track_of(name, 1, _sorted_notes_of(merged)))
+        rest = rest[1:]
+    for track in rest:
+        if len(parts) == MAX_PARTS:
+            extra = _sorted_notes_of({k: np.concatenate([note_arrays(parts[-1:])[k], note_arrays([track])[k]])
+                                      for k in top})
+            parts[-1].notes = Note.from_numpy(**extra)
+            continue
+        part = track.copy()
+        part.program = len(parts)
+        parts.append(part)
+    return parts
+
+
+def _sorted_notes_of(notes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    order = np.lexsort((-notes["pitch"].astype(np.int64), notes["time"]))
+    return {k: v[order] for k, v in notes.items()}
 
 
 def merge_parts(score: Score, name: str = "Piano") -> Track:
@@ -29,9 +109,8 @@ def merge_parts(score: Score, name: str = "Piano") -> Track:
         merged.notes = tracks[0].notes.copy()
         merged.pedals = tracks[0].pedals.copy()
         return merged
-    arrays = [t.notes.numpy() for t in tracks]
-    time, duration, pitch, velocity = (np.concatenate([a[k] for a in arrays])
-                                       for k in ("time", "duration", "pitch", "velocity"))
+    notes = note_arrays(tracks)
+    time, duration, pitch, velocity = (notes[k] for k in ("time", "duration", "pitch", "velocity"))
     order = np.lexsort((-duration.astype(np.int64), pitch, time))  # the longest of a doubled note first
     time, duration, pitch, velocity = time[order], duration[order], pitch[order], velocity[order]
     first = np.ones(len(time), dtype=bool)

@@ -19,7 +19,13 @@ from .tokenizer import base_ids_per_bar, normalize_score
 
 
 def melody_mask(base_ids: np.ndarray, grammar: Grammar) -> np.ndarray:
-    """Which base tokens of a texture make up its skyline (time tokens are all kept)."""
+    """Which base tokens of a texture make up its skyline (time tokens are all kept).
+
+    With parts (``grammar.parts``) the melody is part 0, one line already (tokens/parts.in_parts): its
+    notes, each with its Program token, and the time, tempo and time signature tokens.
+    """
+    if grammar.parts:
+        return _part_zero_mask(np.asarray(base_ids, np.int64), grammar)
     ids = np.asarray(base_ids, np.int64).tolist()
     keep = np.zeros(len(ids), bool)
     is_time, is_pitch, is_note = grammar.is_time, grammar.is_pitch, grammar.is_velocity | grammar.is_duration
@@ -48,6 +54,17 @@ def melody_mask(base_ids: np.ndarray, grammar: Grammar) -> np.ndarray:
             notes_end = max(notes_end, now)
             if not is_dropped[token]:
                 keep[i] = True  # tempo, time signature, special tokens
+    return keep
+
+
+def _part_zero_mask(ids: np.ndarray, grammar: Grammar) -> np.ndarray:
+    """Part 0's notes (Program_0 and the Pitch, Velocity and Duration after it) and every token that is
+    not a note's or a Chord."""
+    keep = ~(grammar.is_program | grammar.is_pitch | grammar.is_velocity | grammar.is_duration
+             | grammar.is_dropped)[ids]
+    starts = np.flatnonzero(grammar.is_program[ids] & (grammar.program_of[ids] == 0))
+    for offset in range(4):  # Program, Pitch, Velocity, Duration
+        keep[starts[starts + offset < len(ids)] + offset] = True
     return keep
 
 

@@ -1,9 +1,12 @@
 """The tokenizer: miditok TSD with exactly the original project's configuration, plus BPE.
 
-Additions to the original: special tokens for melody conditioning (MELODY, TEXTURE), one piano
-track per piece (with ``use_programs=False`` miditok makes one stream per track), time signatures
-outside the vocabulary mapped deliberately, and notes sharing an onset ordered pitch-descending so
-the melody (top) note comes first.
+Additions to the original: special tokens for melody conditioning (MELODY, TEXTURE); each note's part as a
+MidiTok Program token, every part in one token stream (tokens/parts.py: ``Program_0`` is the top part, the
+melody); time signatures outside the vocabulary mapped deliberately; notes sharing an onset written part by
+part from the top, each part's pitch-descending, so the melody note comes first.
+
+A tokenizer.json saved before parts (``use_programs`` false: the model shipped before them) still loads and
+works: its scores are read with the parts merged into one stream (``uses_parts``).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from symusic import Note, Score, TimeSignature
 
 from ..errors import UserError
 from .grammar import Grammar
-from .parts import merge_parts
+from .parts import MAX_PARTS, in_parts, merge_parts
 
 # The original project's configuration, verbatim.
 TSD_PARAMS = dict(
@@ -28,9 +31,16 @@ TSD_PARAMS = dict(
     use_rests=True,
     use_tempos=True,
     use_time_signatures=True,
-    use_programs=False,
     num_tempos=16,
     tempo_range=(40, 250),
+)
+# Parts: a Program token before every note, its part's number (measured against a token only where the part
+# changes: scripts/part_tokens_report.py, docs/data.md)
+PART_PARAMS = dict(
+    use_programs=True,
+    one_token_stream_for_programs=True,
+    program_changes=False,
+    programs=list(range(MAX_PARTS)),
 )
 SPECIAL_TOKENS = ["PAD", "BOS", "EOS", "MASK", "MELODY", "TEXTURE"]
 TOKENIZER_FILE = "tokenizer.json"
@@ -83,9 +93,15 @@ class MstTSD(TSD):
         return chords + events
 
 
-def build_tokenizer() -> MstTSD:
-    config = TokenizerConfig(special_tokens=list(SPECIAL_TOKENS), **TSD_PARAMS)
-    return MstTSD(config)
+def build_tokenizer(parts: bool = True) -> MstTSD:
+    """A new tokenizer (before BPE); ``parts=False``: the one before parts, every part merged in one stream."""
+    params = {**TSD_PARAMS, **PART_PARAMS} if parts else {**TSD_PARAMS, "use_programs": False}
+    return MstTSD(TokenizerConfig(special_tokens=list(SPECIAL_TOKENS), **params))
+
+
+def uses_parts(tokenizer) -> bool:
+    """Whether the tokenizer writes each note's part (a Program token per note)."""
+    return bool(tokenizer.config.use_programs)
 
 
 def load_tokenizer(path: str | os.PathLike) -> MstTSD:
@@ -129,18 +145,20 @@ def map_time_signature(num: int, den: int, supported: set[tuple[int, int]]) -> t
 
 
 def normalize_score(score: Score, tokenizer) -> Score:
-    """One piano track (drums dropped, parts merged), mapped time signatures. Raises UserError if nothing is
-    left.
+    """The score's parts as the tokenizer reads them (tokens/parts.py: one track per part, its number as its
+    program; or, for a tokenizer without parts, every part merged in one track), drums dropped, time
+    signatures mapped. Raises UserError if nothing is left.
 
     Unmappable time signatures (e.g. 5/8) fall back to 4/4 rather than being dropped: miditok would
     otherwise silently drop them and shift every bar line after.
     """
-    track = merge_parts(score)  # a score in parts as one stream (tokens/parts.py)
-    if not len(track.notes):
+    tracks = in_parts(score) if uses_parts(tokenizer) else [merge_parts(score)]
+    if not sum(len(t.notes) for t in tracks):
         raise UserError("no pitched notes (empty or drums only)")
     out = Score(score.ticks_per_quarter)
-    track.notes.sort(key=lambda n: (n.time, -n.pitch))
-    out.tracks.append(track)
+    for track in tracks:
+        track.notes.sort(key=lambda n: (n.time, -n.pitch))
+        out.tracks.append(track)
     out.tempos = score.tempos.copy()
     out.key_signatures = score.key_signatures.copy()
     supported = supported_time_signatures(tokenizer)
@@ -167,7 +185,7 @@ def base_ids_per_bar(tokenizer, score: Score, preprocessed: bool = False) -> lis
     ``preprocessed``: the score already went through ``tokenizer.preprocess_score`` (skip a second pass).
     """
     seq = tokenizer.encode(score, encode_ids=False, no_preprocess_score=preprocessed)
-    if isinstance(seq, list):  # one stream per track: normalize_score made it one track
+    if isinstance(seq, list):  # one stream per track (no parts): normalize_score made it one track
         seq = seq[0]
     return [bar.ids for bar in seq.split_per_bars() if len(bar.ids)]
 

@@ -24,6 +24,7 @@ from .config import Recipe, load_recipe, save_recipe
 from .data.catalog import find_composer
 from .data.examples import ExampleSet, Specials, unigram_loss
 from .data.prepare import TokenCache
+from .data.texture import measure_texture
 from .errors import UserError
 from .io import atomic_write_text, replace_dir
 from .model.build import build_model, load_model, save_model
@@ -37,8 +38,10 @@ from .model.runs import (
     check_vocabulary,
     complete_checkpoints,
     drop_incomplete_checkpoints,
+    save_texture,
     slug,
 )
+from .tokens.parts import Texture
 from .tokens.tokenizer import TOKENIZER_FILE, load_tokenizer, special_id
 
 
@@ -210,6 +213,14 @@ def composers_to_finetune(recipe: Recipe) -> list[str]:
     return names
 
 
+def training_texture(cache: TokenCache, composer: str | None = None) -> Texture:
+    """The texture of the training pieces (a composer's, or all), measured on their MIDI files."""
+    rows = (cache.pieces_of(composer, originals_only=True) if composer
+            else np.flatnonzero(cache.pieces["augmented"].to_numpy() == 0))
+    paths = cache.catalog["midi"].iloc[cache.pieces["row"].iloc[rows]].tolist()
+    return measure_texture(paths)
+
+
 def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | None = None, resume: bool = False,
              force: bool = False) -> dict:
     """Train the base model on every composer; returns a summary of the run."""
@@ -235,6 +246,7 @@ def pretrain(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike
         out.mkdir(parents=True, exist_ok=True)
         save_recipe(recipe, out)
         shutil.copyfile(data_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
+        save_texture(out, training_texture(TokenCache(data_dir, "train")))
     torch.manual_seed(recipe.train.seed)
     model = build_model(recipe.model, len(tokenizer), special_id(tokenizer, "PAD"), special_id(tokenizer, "BOS"),
                         special_id(tokenizer, "EOS"))
@@ -301,6 +313,7 @@ def finetune(recipe: Recipe, base: Path, composer_name: str, force: bool = False
     staging = work / "adapter"
     trainer.model.save_pretrained(str(staging), safe_serialization=True)
     save_recipe(recipe, staging)
+    save_texture(staging, training_texture(train_cache, composer))
     (staging / FINETUNE_FILE).write_text(json.dumps(summary, indent=1))
     shutil.move(str(work / METRICS_FILE), staging / METRICS_FILE) if (work / METRICS_FILE).exists() else None
     replace_dir(staging, target)

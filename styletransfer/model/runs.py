@@ -22,6 +22,7 @@ from huggingface_hub import snapshot_download
 
 from ..config import RECIPE_FILE, load_recipe
 from ..errors import UserError
+from ..tokens.parts import Texture
 from ..tokens.tokenizer import TOKENIZER_FILE
 
 SHIPPED = Path(__file__).resolve().parent.parent / "pretrained" / "default"
@@ -32,6 +33,7 @@ CHECKPOINTS = "checkpoints"
 ADAPTERS = "adapters"
 ADAPTER_CONFIG = "adapter_config.json"
 FINETUNE_FILE = "finetune.json"
+TEXTURE_FILE = "texture.json"  # the parts its training pieces have (data/texture.py), beside a base or an adapter
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
 
 
@@ -142,3 +144,21 @@ def drop_incomplete_checkpoints(folder: Path) -> None:
     for path in folder.glob("checkpoint-*"):
         if path.is_dir() and not _is_complete(path):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def save_texture(folder: Path, texture: Texture) -> None:
+    (folder / TEXTURE_FILE).write_text(json.dumps(texture.as_dict(), indent=1), encoding="utf-8")
+
+
+def style_texture(base: Path, adapter_weights: list[tuple[Path, float | None]]) -> Texture:
+    """The texture a transfer writes in: its style's (the heaviest adapter of a blend), else the base's; a
+    run that saved none (trained before parts) writes the piano texture."""
+    folders = [folder for folder, _ in sorted(adapter_weights, key=lambda a: -(a[1] if a[1] is not None else 1.0))]
+    for folder in folders[:1] + [base]:
+        path = folder / TEXTURE_FILE
+        if path.is_file() and path.stat().st_size < 65536:
+            try:
+                return Texture.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            except (ValueError, UnicodeDecodeError):
+                return Texture.piano(f"{path} is not readable")
+    return Texture.piano("the model was trained without parts")

@@ -107,6 +107,7 @@ class Grammar:
                 beats[i] = whole + pos / res
         self.parts = bool(self.program_token)
         self.lowest_pitch = min(p for p in self.pitch if p >= 0)
+        self.pitch_ascending = sorted((i for i in range(n_base) if self.kind[i] == K_PITCH), key=self.pitch.__getitem__)
         durations = [i for i in range(n_base) if self.kind[i] == K_DUR]
         self.min_dur = [min(t[i] for i in durations) for t in self.ticks]
         self.min_dur_token = [min(durations, key=lambda i: t[i]) for t in self.ticks]

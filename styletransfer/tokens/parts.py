@@ -14,11 +14,52 @@ part in one stream, a unison struck once.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from symusic import Note, Score, Track
 
 MAX_PARTS = 8  # Program_0..7: the corpus's largest texture (Palestrina's and Bach's double choirs) fits
-PIANO = 2  # a piece in one track: the melody and one accompaniment part
+PIANO_PARTS = ("Melody", "Accompaniment")  # a piece in one track: the melody and one accompaniment part
+
+
+@dataclass(frozen=True)
+class Texture:
+    """A style's parts, as its training pieces have them (data/texture.py): their names from the top (the
+    first is the melody's) and whether each is one line (a choir, a quartet) or, as a piano's
+    accompaniment, may hold chords."""
+
+    names: tuple[str, ...]
+    monophonic: bool
+    reason: str = ""  # why the parts are not lines (a piano texture), for the terminal
+    programs: tuple[int, ...] = ()  # each part's General MIDI program, for playback (0, piano, when unknown)
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+    def program(self, part: int) -> int:
+        return self.programs[part] if part < len(self.programs) else 0
+
+    @classmethod
+    def piano(cls, reason: str = "") -> Texture:
+        return cls(PIANO_PARTS, False, reason)
+
+    def as_dict(self) -> dict:
+        return {"names": list(self.names), "monophonic": self.monophonic, "reason": self.reason,
+                "programs": list(self.programs)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Texture:
+        """A saved texture (texture.json); anything malformed reads as the piano texture."""
+        try:
+            names = tuple(str(n)[:64] for n in data.get("names", ()))[:MAX_PARTS]
+            programs = tuple(min(127, max(0, int(p))) for p in data.get("programs", ()))[:MAX_PARTS]
+            if len(names) < 2:
+                return cls.piano(str(data.get("reason", ""))[:200])
+            return cls(names, bool(data.get("monophonic", False)), str(data.get("reason", ""))[:200], programs)
+        except (AttributeError, TypeError, ValueError):
+            return cls.piano("its texture.json is malformed")
 
 
 def pitched_tracks(score: Score) -> list[Track]:

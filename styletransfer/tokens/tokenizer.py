@@ -179,14 +179,19 @@ def load_score(path: str | os.PathLike) -> Score:
         raise UserError(f"{path}: not a readable MIDI file ({str(exc).splitlines()[0][:80] or type(exc).__name__})") from None
 
 
+def token_sequence(tokenizer, score: Score, **encode_options):
+    """miditok's TokSequence of a normalized score: every part in one stream, or (a tokenizer without parts)
+    the one merged track's."""
+    seq = tokenizer.encode(score, **encode_options)
+    return seq[0] if isinstance(seq, list) else seq
+
+
 def base_ids_per_bar(tokenizer, score: Score, preprocessed: bool = False) -> list[list[int]]:
     """Base (pre-BPE) token ids of a normalized score, one list per bar, empty bars dropped.
 
     ``preprocessed``: the score already went through ``tokenizer.preprocess_score`` (skip a second pass).
     """
-    seq = tokenizer.encode(score, encode_ids=False, no_preprocess_score=preprocessed)
-    if isinstance(seq, list):  # one stream per track (no parts): normalize_score made it one track
-        seq = seq[0]
+    seq = token_sequence(tokenizer, score, encode_ids=False, no_preprocess_score=preprocessed)
     return [bar.ids for bar in seq.split_per_bars() if len(bar.ids)]
 
 
@@ -235,4 +240,4 @@ def decode_ids(tokenizer, ids) -> Score:
     """BPE ids (special tokens ignored) back to a Score."""
     specials = set(tokenizer.special_tokens_ids)
     ids = [int(i) for i in ids if int(i) not in specials]
-    return tokenizer.decode([ids])
+    return tokenizer.decode(ids if uses_parts(tokenizer) else [ids])  # one stream for every part, or one per track

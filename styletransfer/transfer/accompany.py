@@ -22,6 +22,7 @@ from symusic import Score
 
 from ..config import TransferConfig
 from ..errors import UserError
+from ..tokens.parts import Texture
 from .ranking import Candidate
 from .redo import Redo
 from .search import Search
@@ -29,19 +30,20 @@ from .search import Search
 
 def transfer(melody_score: Score, model, tokenizer, settings: TransferConfig, seed: int, candidates: int,
              progress: Callable[[int, int], None] | None = None, redo: Redo | None = None,
-             context: int | None = None) -> list[Candidate]:
+             context: int | None = None, texture: Texture | None = None) -> list[Candidate]:
     """``candidates`` accompaniments of the melody, sampled in one batch with the recipe's ``settings``,
     best first.
 
     ``progress(bars_done, bars)`` is called after each window; ``redo`` (transfer/redo.py) writes only its
     bars again and keeps the rest of its kept result; ``context`` may shrink the model's own context to
-    force smaller windows. Every candidate holds every melody note (onset, pitch, duration on the
+    force smaller windows; ``texture``: the style's parts (its texture.json; None: the melody and one
+    accompaniment part). Every candidate holds every melody note (onset, pitch, duration on the
     tokenizer's grid) with nothing sounding above it; the output keeps the input's tempos, time and key
     signatures. Raises UserError for a melody without notes.
     """
     if candidates < 1:
         raise UserError("candidates must be at least 1")
-    search = Search(melody_score, model, tokenizer, settings, seed, candidates, redo, context)
+    search = Search(melody_score, model, tokenizer, settings, seed, candidates, redo, context, texture)
     while True:
         window = search.next_window()
         search.sample(window)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from ..tokens.parts import Texture
 from .choice import choose
 from .hurry import HurryPath
 from .likelihood import ChosenLikelihood
@@ -29,20 +30,21 @@ class MelodyConstraint:
 
     ``states`` carry over between windows; ``window_end`` is the tick where a non-final window stops (the
     row then samples EOS, to be dropped), None for the final window (EOS ends the piece). ``budgets[r]`` is
-    how many ids row r may sample in this call, its stop/EOS included.
+    how many ids row r may sample in this call, its stop/EOS included. ``texture``: the style's parts
+    (transfer/rules.py), for a tokenizer that writes them.
     """
 
     def __init__(self, plan: MelodyPlan, states: list[ConstraintState] | None = None, batch: int | None = None,
                  window_end: int | None = None, budgets: list[int] | None = None,
-                 hard_rules: frozenset[str] = frozenset()):
+                 hard_rules: frozenset[str] = frozenset(), texture: Texture | None = None):
         self.plan, self.grammar = plan, plan.grammar
         if states is None:
             states = [plan.initial_state()] * (batch or 1)
         self.states = list(states)
         self.batch = len(self.states)
         self.window_end = window_end
-        self.rules = MelodyRules(plan, window_end, hard_rules)
-        self.hurry = HurryPath(plan, window_end)
+        self.rules = MelodyRules(plan, window_end, hard_rules, texture)
+        self.hurry = HurryPath(plan, window_end, self.rules)
         if budgets is None:
             budgets = [self.hurry.default_budget(s) for s in self.states]
         self.budgets = list(budgets)

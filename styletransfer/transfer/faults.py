@@ -26,13 +26,13 @@ class Teacher:
     """One melody's analysis for the search: faults of a row, cadences due, the end of a finished row."""
 
     def __init__(self, settings: SearchConfig, plan: MelodyPlan, grammar: Grammar, beat: float,
-                 time_signatures: tuple, fermatas: list[float] | None):
+                 time_signatures: tuple, fermatas: list[float] | None, parts: int):
         self.weights = settings.fault_weights.model_dump()
         unknown = set(self.weights) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"fault weights name faults the analysis does not count: {sorted(unknown)}")
         self.cadence_costs = settings.cadence_faults.model_dump()
-        self.settings, self.grammar = settings, grammar
+        self.settings, self.grammar, self.parts = settings, grammar, parts
         self.beat, self.time_signatures, self.fermatas = beat, time_signatures, fermatas
         pitches = [p for _, p, _, _, _ in plan.notes]
         self.key = estimate_key(pitches, [d for _, _, _, _, d in plan.notes],
@@ -65,7 +65,7 @@ class Teacher:
             return 0.0
         seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures, self.fermatas))
         counts = fault_counts(mel, acc, self.beat, self.time_signatures, self.key, breaks=seams,
-                              parts=self.settings.parts)
+                              parts=self.parts)
         faults = sum(w * counts[kind] for kind, w in self.weights.items())
         return float(faults + self._cadence_faults(mel, acc, written_to))
 

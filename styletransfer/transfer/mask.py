@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..tokens.grammar import N_CLASSES, T_CHORD, T_DUR, T_PITCH, T_REST, T_SHIFT, T_VEL, Grammar
+from ..tokens.grammar import N_CLASSES, T_CHORD, T_DUR, T_PITCH, T_PROGRAM, T_REST, T_SHIFT, T_VEL, Grammar
 from .rules import MelodyRules
 from .state import ConstraintState
 
@@ -24,7 +24,7 @@ FINISHED_ROW: Thresholds = ([-1] * N_CLASSES, -1, True, 0)  # a finished row onl
 def row_thresholds(rules: MelodyRules, s: ConstraintState, eos: bool) -> Thresholds:
     """One row's thresholds in state ``s`` (``eos``: EOS is allowed, rules and budget together)."""
     off = [-1] * N_CLASSES
-    now, notes_end, den, ev, part, melody_note, max_dur, ceiling, chord_ok = s
+    now, notes_end, den, ev, part, melody_note, max_dur, ceiling, chord_ok, voice, _ = s
     p, g = rules.plan, rules.grammar
     if part == 1:
         off[T_VEL] = 0
@@ -34,25 +34,40 @@ def row_thresholds(rules: MelodyRules, s: ConstraintState, eos: bool) -> Thresho
             return off, p.ev_dur[ev], False, den
         off[T_DUR] = max_dur
         return off, -1, False, den
+    if part == 3:  # with parts, after a Program token: a Pitch
+        if melody_note:
+            return off, p.ev_tok[ev], False, den
+        off[T_PITCH] = _pitch_ceiling(p, g, now, den, ceiling) - 1
+        return off, -1, False, den
     w = rules.window_end
     if w is not None and now >= w:
         return off, -1, eos, den
     if ev < p.n_ev and p.ev_tick[ev] == now:
         if p.ev_kind[ev] == 0:
             return off, p.ev_tok[ev], False, den
+        if rules.n_parts:
+            return off, g.program_token[0], False, den
         if chord_ok:
             off[T_CHORD] = 0
         return off, p.ev_tok[ev], False, den
     if ev >= p.n_ev and now >= p.end:
         return off, -1, eos, den
-    for tick in range(now, now + g.min_dur[den]):
-        ceiling = min(ceiling, p.sounding_min(tick))
-    off[T_PITCH] = ceiling - 1
+    if rules.n_parts:
+        off[T_PROGRAM] = rules.n_parts - 1
+    else:
+        off[T_PITCH] = _pitch_ceiling(p, g, now, den, ceiling) - 1
+        off[T_CHORD] = 0 if chord_ok else -1
     barrier = p.ev_tick[ev] if ev < p.n_ev else p.end
     off[T_SHIFT] = barrier - now
     off[T_REST] = barrier - max(notes_end, now)
-    off[T_CHORD] = 0 if chord_ok else -1
     return off, -1, eos, den
+
+
+def _pitch_ceiling(p, g: Grammar, now: int, den: int, ceiling: int) -> int:
+    """The lowest of the onset's ceiling and the melody sounding during the shortest note from ``now``."""
+    for tick in range(now, now + g.min_dur[den]):
+        ceiling = min(ceiling, p.sounding_min(tick))
+    return ceiling
 
 
 def coarse_mask(grammar: Grammar, rows: list[Thresholds], device, vocab: int | None = None) -> torch.Tensor:

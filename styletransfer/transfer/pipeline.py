@@ -33,10 +33,12 @@ from ..model.adapters import (
     resolve_style,
     style_label,
 )
-from ..model.runs import resolve_base, style_recipe
+from ..model.runs import resolve_base, style_recipe, style_texture
 from ..render.audio import check_audio, render_wav
 from ..render.piano_roll import piano_roll
 from ..render.score import write_score
+from ..tokens.parts import Texture
+from ..tokens.tokenizer import uses_parts
 from .accompany import transfer as accompany
 from .ranking import Candidate
 from .redo import Redo, parse_span, read_kept
@@ -107,6 +109,7 @@ class LoadedStyle:
     style: Style
     label: str  # 'johann-sebastian-bach', '0.7 a + 0.3 b', 'base model'
     recipe: Recipe
+    texture: Texture  # the parts the style writes (its texture.json, runs.style_texture)
 
 
 @dataclass
@@ -132,7 +135,9 @@ def load_style(base: str | Path | None, style: str, overrides: list[str] | None 
     hf_logging.disable_progress_bar()  # the weight-loading bar of a 20 MB model is noise
     model, tokenizer = load_with_adapters(base_dir, adapters)
     model = for_decoding(model, recipe.transfer.dtype)  # merged in float32
-    return LoadedStyle(model, tokenizer, base_dir, parsed, style_label(parsed, adapters), recipe)
+    texture = style_texture(base_dir, adapters) if uses_parts(tokenizer) else Texture.piano(
+        "the model was trained without parts")
+    return LoadedStyle(model, tokenizer, base_dir, parsed, style_label(parsed, adapters), recipe, texture)
 
 
 def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:
@@ -163,7 +168,7 @@ def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | N
         redo = Redo(redo.kept.shift_pitch(shift), redo.first, redo.last)
     with decoding_threads(loaded.model):
         results = accompany(melody.shift_pitch(shift) if shift else melody, loaded.model, loaded.tokenizer, cfg,
-                            seed, candidates or cfg.candidates, progress=progress, redo=redo)
+                            seed, candidates or cfg.candidates, progress=progress, redo=redo, texture=loaded.texture)
     for candidate in results if shift else ():
         candidate.score = candidate.score.shift_pitch(-shift)
     return results

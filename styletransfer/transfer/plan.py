@@ -90,7 +90,8 @@ class MelodyPlan:
 
     def initial_state(self) -> ConstraintState:
         return ConstraintState(tick=0, notes_end=0, den=self.grammar.default_den, next_event=0, note_part=0,
-                               melody_note=False, max_dur=0, ceiling=NO_PITCH, chord_ok=True)
+                               melody_note=False, max_dur=0, ceiling=NO_PITCH, chord_ok=True, voice=-1,
+                               voice_ends=(0,) * len(self.grammar.program_token))
 
     def split_bars(self, ids, starts, first_bar: int = 0, last_bar: int | None = None) -> list[list[int]]:
         """Tokens grouped by the bar their start tick falls in (bars first_bar..last_bar-1)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 from symusic import Note, Score, Track
 
 from ..analysis.harmony import pitch_consistency
 from ..analysis.notes import notes_of
+from ..tokens.parts import Texture
 from ..tokens.tokenizer import decode_ids
 from .plan import MelodyPlan
 
@@ -17,7 +19,9 @@ PENALTY_ONE_PITCH = 5.0
 
 @dataclass
 class Candidate:
-    """One harmonization: the melody on track 0 ("Melody"), the accompaniment on track 1 ("Accompaniment").
+    """One harmonization: the melody on track 0, the accompaniment after it: one track per part of the style
+    (Soprano, the melody, then Alto, Tenor, Bass for Bach), or one "Accompaniment" track (a piano texture, a
+    model trained before parts).
 
     The melody's notes are the input's (quantized to the tokenizer's grid); their velocities are the ones the
     model wrote. Ticks are the input's ``ticks_per_quarter``.
@@ -34,21 +38,35 @@ class Candidate:
 
 
 def melody_consonance(score: Score) -> float:
-    """PCS (``metrics``) of a candidate's melody track against its accompaniment track; 0 when no
-    accompaniment sounds with the melody."""
+    """PCS (``metrics``) of a candidate's melody track against its other tracks (the accompaniment, or the
+    lower parts); 0 when no accompaniment sounds with the melody."""
     tpq = score.ticks_per_quarter
-    value = pitch_consistency(notes_of(score.tracks[0], tpq), notes_of(score.tracks[1], tpq))
+    value = pitch_consistency(notes_of(score.tracks[0], tpq), accompaniment_notes(score))
     return 0.0 if math.isnan(value) else value
 
 
-def decode_candidate(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: Score) -> tuple[Score, int, float]:
-    """Decode the texture (miditok's decoder) into melody + accompaniment tracks at the input's resolution."""
+def accompaniment_notes(score: Score):
+    """Every track's notes but the melody's (track 0), as ``notes_of`` rows (by onset, highest first)."""
+    tpq = score.ticks_per_quarter
+    rows = [notes_of(t, tpq) for t in list(score.tracks)[1:]]
+    notes = np.concatenate(rows) if rows else np.zeros((0, 3))
+    return notes[np.lexsort((-notes[:, 2], notes[:, 0]))] if len(notes) else notes
+
+
+def decode_candidate(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: Score,
+                     texture: Texture | None = None) -> tuple[Score, int, float]:
+    """Decode the texture (miditok's decoder) into tracks at the input's resolution: the melody first, then
+    the accompaniment, one track per part of the style's ``texture`` (named as its corpus names them)
+    with a tokenizer that writes parts, else one Accompaniment track."""
+    texture = texture or Texture.piano()
     decoded = decode_ids(tokenizer, ids)
     src_tpq = decoded.ticks_per_quarter
     tpq = melody_score.ticks_per_quarter
     melody_keys = {(on, p) for on, p, _, _, _ in plan.notes}
-    melody = Track("Melody", program=0, is_drum=False)
-    accompaniment = Track("Accompaniment", program=0, is_drum=False)
+    with_parts = tokenizer.grammar.parts
+    count = texture.count if with_parts else 2
+    names = texture.names if with_parts else ("Melody", "Accompaniment")
+    tracks = [Track(names[k], program=texture.program(k) if with_parts else 0, is_drum=False) for k in range(count)]
 
     def scale(t: int) -> int:
         return int(round(t * tpq / src_tpq))
@@ -57,23 +75,24 @@ def decode_candidate(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: 
     first_onset = min((on for on, _, _, _, _ in plan.notes), default=0)
     pitches = set()
     for track in decoded.tracks:
+        part = min(max(1, track.program), count - 1) if with_parts else 1
         for note in track.notes:
             new = Note(scale(note.time), max(1, scale(note.duration)), note.pitch, note.velocity)
-            if (note.time, note.pitch) in melody_keys:
-                melody.notes.append(new)
+            if (note.time, note.pitch) in melody_keys and (not with_parts or track.program == 0):
+                tracks[0].notes.append(new)
             elif note.time >= first_onset:
-                accompaniment.notes.append(new)
+                tracks[part].notes.append(new)
                 pitches.add(note.pitch)
-    melody.notes.sort(key=lambda x: (x.time, -x.pitch))
-    accompaniment.notes.sort(key=lambda x: (x.time, -x.pitch))
-    cut_same_pitch_overlaps(accompaniment)
+    for track in tracks:
+        track.notes.sort(key=lambda x: (x.time, -x.pitch))
+    for track in tracks[1:]:
+        cut_same_pitch_overlaps(track)
     score = Score(tpq)
-    score.tracks.append(melody)
-    score.tracks.append(accompaniment)
+    score.tracks.extend(tracks)
     score.tempos = melody_score.tempos.copy()
     score.time_signatures = melody_score.time_signatures.copy()
     score.key_signatures = melody_score.key_signatures.copy()
-    n_acc = len(accompaniment.notes)
+    n_acc = sum(len(t.notes) for t in tracks[1:])
     penalty = PENALTY_NO_ACCOMPANIMENT if n_acc == 0 else PENALTY_ONE_PITCH if len(pitches) == 1 else 0.0
     return score, n_acc, penalty
 

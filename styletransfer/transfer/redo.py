@@ -20,7 +20,8 @@ from symusic import Score, Track
 
 from ..errors import UserError
 from ..tokens.bars import score_bar_ticks
-from ..tokens.tokenizer import load_score, normalize_score
+from ..tokens.parts import Texture
+from ..tokens.tokenizer import load_score, normalize_score, token_sequence
 from .plan import MelodyPlan
 from .ranking import cut_same_pitch_overlaps
 from .rules import MelodyRules
@@ -79,10 +80,10 @@ def plan_bars(melody: Score, first: int, last: int, n_bars: int) -> tuple[int, i
     return a, b
 
 
-def replay(plan: MelodyPlan, ids: list[int], hard_rules: frozenset[str]) -> ConstraintState:
+def replay(plan: MelodyPlan, ids: list[int], hard_rules: frozenset[str], texture: Texture | None = None) -> ConstraintState:
     """The constraint's state after the kept texture ``ids``; a UserError when they break the constraint
     (the kept file was edited into something the melody does not allow, or another melody's)."""
-    state = MelodyRules(plan, None, hard_rules).step(plan.initial_state(), ids)
+    state = MelodyRules(plan, None, hard_rules, texture).step(plan.initial_state(), ids)
     if state is None:
         raise UserError("the kept file's accompaniment breaks the melody constraint before the bars to redo "
                         "(something sounds above the melody, or a hard rule is broken): redo from an mst result")
@@ -91,9 +92,7 @@ def replay(plan: MelodyPlan, ids: list[int], hard_rules: frozenset[str]) -> Cons
 
 def kept_texture(kept: Score, tokenizer) -> list[int]:
     """The kept result as one texture (melody and accompaniment merged), in base ids."""
-    score = normalize_score(kept, tokenizer)
-    seq = tokenizer.encode(score, encode_ids=False)
-    return list((seq[0] if isinstance(seq, list) else seq).ids)
+    return list(token_sequence(tokenizer, normalize_score(kept, tokenizer), encode_ids=False).ids)
 
 
 def merge(kept: Score, new: Score, start: int, end: int) -> Score:

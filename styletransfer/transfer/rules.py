@@ -20,13 +20,25 @@ makes a note only when a Velocity and a Duration follow):
   melody's end, then only EOS remains. A non-final window (see transfer/accompany.py) instead ends with EOS
   as a stop signal once time reaches the window's end tick.
 
+With parts (a tokenizer that writes each note's part as a Program token before its Pitch, tokens/parts.py)
+the melody is part 0 and the style's texture (``Texture``: how many parts, whether each is one line) says
+what the others may do:
+
+- every note starts with its part's Program token; the melody note's is ``Program_0``, and no other note is
+  in part 0;
+- the other parts are ``Program_1`` .. the style's last; at one onset they come from the top, each once
+  when the style's parts are lines, and a line strikes a new note only once its last one has ended (one
+  note at a time); an accompaniment part of a piano texture may hold chords (pitch-descending);
+- no Chord tokens (miditok writes them per part; a line has none).
+
 Time is kept in the decoder's ticks (16 per quarter note whatever the time signature), so 6/8 (whose
 token beats are eighths) and time-signature changes need no special case beyond reading the TimeSig
 tokens.
 """
 from __future__ import annotations
 
-from ..tokens.grammar import K_CHORD, K_DUR, K_PITCH, K_REST, K_SHIFT, K_TIMESIG, K_VEL
+from ..tokens.grammar import K_CHORD, K_DUR, K_PITCH, K_PROGRAM, K_REST, K_SHIFT, K_TIMESIG, K_VEL
+from ..tokens.parts import Texture
 from .plan import NO_PITCH, MelodyPlan
 from .state import ConstraintState
 
@@ -42,9 +54,11 @@ _new_state = tuple.__new__
 
 class MelodyRules:
     """The rules for one window of a melody: ``window_end`` is the tick where a non-final window stops
-    (None for the final window, which EOS ends)."""
+    (None for the final window, which EOS ends); ``texture``: the style's parts (with a tokenizer that
+    writes parts; None: a piano texture, the melody and one accompaniment part)."""
 
-    def __init__(self, plan: MelodyPlan, window_end: int | None = None, hard_rules: frozenset[str] = frozenset()):
+    def __init__(self, plan: MelodyPlan, window_end: int | None = None, hard_rules: frozenset[str] = frozenset(),
+                 texture: Texture | None = None):
         unknown = set(hard_rules) - set(HARD_RULES)
         if unknown:  # a recipe cannot name one (config.HARD_RULES); a caller in code can
             raise ValueError(f"unknown hard rules {sorted(unknown)} (known: {', '.join(HARD_RULES)})")
@@ -52,6 +66,10 @@ class MelodyRules:
         g = self.grammar
         # semitone_on_beat: ticks per beat for each time-signature denominator (a beat = one denominator unit)
         self.beat_ticks = [g.tpq * 4 // den for den in g.dens] if "semitone_on_beat" in hard_rules else None
+        texture = texture or Texture.piano()
+        # with parts: the number of parts a note may take (the melody's included), whether each is a line
+        self.n_parts = min(texture.count, len(g.program_token)) if g.parts else 0
+        self.lines = texture.monophonic
 
     def eos_ok(self, s: ConstraintState) -> bool:
         """May EOS come now: no note half written, and the window's end reached (or every melody event placed)."""
@@ -66,9 +84,10 @@ class MelodyRules:
         # the sampling hot loop: plain locals, unpacked once
         g, p = self.grammar, self.plan
         kind = g.kind
-        now, notes_end, den, ev, part, melody_note, max_dur, ceiling, chord_ok = s
+        now, notes_end, den, ev, part, melody_note, max_dur, ceiling, chord_ok, voice, voice_ends = s
         w = self.window_end
         n_ev = p.n_ev
+        n_parts = self.n_parts
         for b in ids:
             k = kind[b]
             if part == 1:
@@ -91,7 +110,23 @@ class MelodyRules:
                         return None
                 if now + d > notes_end:
                     notes_end = now + d
+                if n_parts:
+                    voice_ends = voice_ends[:voice] + (now + d,) + voice_ends[voice + 1:]
                 part = 0
+                continue
+            if part == 3:  # after a Program token: the note's Pitch
+                if k != K_PITCH:
+                    return None
+                if melody_note:
+                    if b != p.ev_tok[ev]:
+                        return None
+                    part, ceiling = 1, g.pitch[b]
+                    continue
+                pitch = g.pitch[b]
+                if pitch >= ceiling or not self._fits(pitch, now, den):
+                    return None
+                max_dur = p.limit(pitch, now)
+                part, ceiling = 1, pitch
                 continue
             # a new event
             if w is not None and now >= w:
@@ -108,27 +143,44 @@ class MelodyRules:
                 continue
             if ev >= n_ev and now >= p.end:
                 return None  # the melody is over: only EOS
-            if k == K_CHORD and chord_ok:  # an optional Chord token before an onset's notes
+            if k == K_CHORD and chord_ok and not n_parts:  # an optional Chord token before an onset's notes
                 chord_ok = False
                 if now > notes_end:
                     notes_end = now
                 continue
-            if due:  # a melody note: exactly its Pitch first
+            if n_parts:
+                if k != K_PROGRAM:
+                    if k == K_PITCH or k == K_CHORD:
+                        return None  # with parts, a note starts with its Program token
+                else:
+                    v = g.program[b]
+                    if due:  # the melody note: its part, then exactly its Pitch
+                        if v != 0:
+                            return None
+                        part, melody_note, voice, ceiling, chord_ok = 3, True, 0, NO_PITCH, False
+                        continue
+                    if not 0 < v < n_parts or v < voice or (v == voice and self.lines):
+                        return None
+                    if self.lines and voice_ends[v] > now:
+                        return None  # the line still sounds its last note
+                    if v == voice and ceiling <= g.lowest_pitch + 1:
+                        return None  # no lower note for this part's chord
+                    if not (self._fits(g.lowest_pitch, now, den) or self._fits(g.lowest_pitch + 1, now, den)):
+                        return None  # no note fits under the melody here (the hurry path takes the lowest)
+                    if v != voice:
+                        ceiling = NO_PITCH
+                    part, melody_note, voice, chord_ok = 3, False, v, False
+                    continue
+            elif due:  # a melody note: exactly its Pitch first
                 if b != p.ev_tok[ev]:
                     return None
                 part, melody_note, ceiling, chord_ok = 1, True, g.pitch[b], False
                 continue
-            if k == K_PITCH:
+            elif k == K_PITCH:
                 pitch = g.pitch[b]
-                if pitch >= ceiling:
+                if pitch >= ceiling or not self._fits(pitch, now, den):
                     return None
-                if self.beat_ticks is not None and now % self.beat_ticks[den] == 0:
-                    sounding = p.sounding_min(now)  # the melody note sounding on this beat
-                    if sounding != NO_PITCH and (sounding - pitch) % 12 in (1, 11):
-                        return None
                 max_dur = p.limit(pitch, now)
-                if max_dur < g.min_dur[den]:
-                    return None
                 part, melody_note, ceiling, chord_ok = 1, False, pitch, False
                 continue
             if k == K_SHIFT or k == K_REST:
@@ -139,7 +191,18 @@ class MelodyRules:
                 barrier = p.ev_tick[ev] if ev < n_ev else p.end
                 if new > barrier:
                     return None
-                now, ceiling, chord_ok = new, NO_PITCH, True
+                now, ceiling, chord_ok, voice = new, NO_PITCH, True, -1
                 continue
             return None
-        return _new_state(ConstraintState, (now, notes_end, den, ev, part, melody_note, max_dur, ceiling, chord_ok))
+        return _new_state(ConstraintState, (now, notes_end, den, ev, part, melody_note, max_dur, ceiling, chord_ok,
+                                            voice, voice_ends))
+
+    def _fits(self, pitch: int, now: int, den: int) -> bool:
+        """An accompaniment note of this pitch may start now: the hard rules allow it, and it can sound for
+        the shortest Duration before a melody note as low starts (so never above the melody)."""
+        p = self.plan
+        if self.beat_ticks is not None and now % self.beat_ticks[den] == 0:
+            sounding = p.sounding_min(now)  # the melody note sounding on this beat
+            if sounding != NO_PITCH and (sounding - pitch) % 12 in (1, 11):
+                return False
+        return p.limit(pitch, now) >= self.grammar.min_dur[den]

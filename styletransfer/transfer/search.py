@@ -37,6 +37,7 @@ from ..config import SearchConfig, TransferConfig
 from ..data.melody_file import fermata_quarters
 from ..tokens.bars import score_bar_ticks
 from ..tokens.grammar import decode_base
+from ..tokens.parts import Texture
 from ..tokens.skyline import melody_base_ids
 from ..tokens.tokenizer import special_id
 from .constraint import MelodyConstraint
@@ -130,8 +131,10 @@ class Search:
     """One melody's search: the particles, the window plan, the teacher; ``accompany.transfer`` runs its steps."""
 
     def __init__(self, melody_score: Score, model, tokenizer, settings: TransferConfig, seed: int,
-                 candidates: int, redo: Redo | None = None, context: int | None = None):
+                 candidates: int, redo: Redo | None = None, context: int | None = None,
+                 texture: Texture | None = None):
         self.melody_score, self.model, self.tokenizer, self.settings = melody_score, model, tokenizer, settings
+        self.texture = texture or Texture.piano()
         self.seed, self.redo = seed, redo
         self.grammar = grammar = tokenizer.grammar
         self.plan = plan = MelodyPlan(grammar, melody_base_ids(melody_score, tokenizer))
@@ -143,9 +146,11 @@ class Search:
         self.context = min(context or model_context(model), model_context(model))
         self.n_bars = plan.n_bars
         self.windows = WindowPlanner(tokenizer, plan, self.context)
+        # the parts the teacher expects: the style's, with parts; the recipe's, for a model trained before them
+        parts = self.texture.count if grammar.parts else settings.search.parts
         self.teacher = Teacher(settings.search, plan, grammar, beat_of(melody_score),
                                tuple(time_signatures_of(melody_score)),
-                               fermata_quarters(melody_score)) if settings.search.enabled else None
+                               fermata_quarters(melody_score), parts) if settings.search.enabled else None
         self.start_bar, self.stop_bar, self.n_windows = 0, self.n_bars, 0
         self.redo_span = (0, self.n_bars)  # the bars a redo writes again
         self.particles = self._first_particles(candidates)
@@ -165,7 +170,8 @@ class Search:
         kept_starts = decode_base(self.grammar, kept_ids).starts
         cut = bisect_left(kept_starts, plan.bar_ticks[self.start_bar])
         kept_bpe = bpe_per_bar(self.tokenizer, plan.split_bars(kept_ids[:cut], kept_starts[:cut], 0, self.start_bar))
-        return Particles.alike(n, replay(plan, kept_ids[:cut], self.hard_rules), kept_ids[:cut], kept_starts[:cut],
+        return Particles.alike(n, replay(plan, kept_ids[:cut], self.hard_rules, self.texture), kept_ids[:cut],
+                               kept_starts[:cut],
                                [len(b) for b in kept_bpe], [t for bar in kept_bpe for t in bar])
 
     # ---- the steps
@@ -188,7 +194,8 @@ class Search:
             self.before_last = rows.copy()
         prompts = [self._prompt(window, r) for r in range(len(rows))]
         window_end = None if window.final else plan.bar_ticks[window.end]
-        constraint = MelodyConstraint(plan, rows.states, window_end=window_end, hard_rules=self.hard_rules)
+        constraint = MelodyConstraint(plan, rows.states, window_end=window_end, hard_rules=self.hard_rules,
+                                      texture=self.texture)
         # the context left after the prompt, but always room to finish (the ring cache rolls past the context)
         constraint.budgets = [max(self.context - len(p), constraint.hurry_cost(st) + BUDGET_SLACK)
                               for p, st in zip(prompts, rows.states)]
@@ -260,11 +267,12 @@ class Search:
         bar_starts = score_bar_ticks(self.melody_score) + [AFTER_THE_END]
         out = []
         for r in picked:
-            score, n_acc, penalty = decode_candidate(self.tokenizer, self.plan, sampled[r], self.melody_score)
+            score, n_acc, penalty = decode_candidate(self.tokenizer, self.plan, sampled[r], self.melody_score,
+                                                     self.texture)
             if self.redo is not None:  # the new bars into the kept result
                 first, stop = self.redo_span
                 score = merge(self.redo.kept, score, bar_starts[first], bar_starts[min(stop, len(bar_starts) - 1)])
-                n_acc = len(score.tracks[1].notes)
+                n_acc = sum(len(t.notes) for t in score.tracks[1:])
             mean_ll = ll_sum[r] / max(1, n_scored[r])
             consonance = melody_consonance(score)
             analysis = self.teacher.final_score(texture[r]) if self.teacher is not None else 0.0

@@ -20,7 +20,8 @@ class ConstraintState(NamedTuple):
     next_event: int
     """Index of the next melody event to place (``MelodyPlan.ev_*``); ``n_ev`` once all are placed."""
     note_part: int
-    """Inside a note: 0 between notes, 1 after its Pitch (a Velocity is due), 2 after it (a Duration is due)."""
+    """Inside a note: 0 between notes, 1 after its Pitch (a Velocity is due), 2 after it (a Duration is due),
+    3 after its Program token (with parts: its Pitch is due)."""
     melody_note: bool
     """The note being written is the due melody note (so its Duration must be the melody's)."""
     max_dur: int
@@ -29,3 +30,8 @@ class ConstraintState(NamedTuple):
     """Every further note at this onset must be below this pitch (``plan.NO_PITCH`` after a time move)."""
     chord_ok: bool
     """An optional Chord token may still come before this onset's notes."""
+    voice: int
+    """With parts: the part of the note being written, else of the last note at this onset (-1 after a time
+    move): parts come from the top at an onset, each once when they are lines."""
+    voice_ends: tuple
+    """With parts: where each part's last note ends (a line strikes again only then); () without parts."""

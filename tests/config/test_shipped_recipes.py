@@ -60,7 +60,7 @@ def test_a_fault_weight_the_analysis_does_not_count_is_refused():
     bad = settings.model_copy(update={"fault_weights": _Weights({**settings.fault_weights.model_dump(),
                                                                  "parallel_fifths": 1.0})})
     with pytest.raises(ValueError, match="parallel_fifths"):
-        Teacher(bad, _Plan(), _Grammar(), 1.0, ((0.0, 4, 4),), None)
+        Teacher(bad, _Plan(), _Grammar(), 1.0, ((0.0, 4, 4),), None, 4)
 
 
 class _Weights:

@@ -70,18 +70,23 @@ def test_higher_note_under_a_held_note_is_melody(tokenizer, grammar):
         (0.0, 72, 4.0, 79), (1.0, 76, 1.0, 79), (2.0, 70, 1.0, 79), (3.0, 74, 1.0, 79)]
 
 
-def test_mask_keeps_time_tempo_and_time_signature_drops_chords(tokenizer, grammar):
+@pytest.mark.parametrize("parts", [False, True])
+def test_mask_keeps_time_tempo_and_time_signature_drops_chords(parts):
+    """Without parts, the skyline's notes and every time token; with them, part 0's notes (the top line,
+    tokens/parts.in_parts) with their Program tokens."""
+    tokenizer = tk.build_tokenizer(parts=parts)
     score = one_track_score([(0, p, 2, 79) for p in (60, 64, 67)] + [(2, p, 2, 79) for p in (62, 65, 69)], ts=(3, 4))
     ids = base_ids(tokenizer, score)
-    mask = melody_mask(ids, grammar)
+    mask = melody_mask(ids, tokenizer.grammar)
     assert mask.dtype == bool and mask.shape == ids.shape
     kept = [tokenizer[int(i)] for i in ids[mask]]
     dropped = [tokenizer[int(i)] for i in ids[~mask]]
-    assert kept == ["TimeSig_3/4", "Tempo_124.0", "Pitch_67", "Velocity_79", "Duration_2.0.8", "TimeShift_2.0.8",
-                    "Pitch_69", "Velocity_79", "Duration_2.0.8"]
-    assert sorted(dropped) == sorted(["Chord_maj", "Chord_min", "Pitch_64", "Velocity_79", "Duration_2.0.8",
-                                      "Pitch_60", "Velocity_79", "Duration_2.0.8", "Pitch_65", "Velocity_79",
-                                      "Duration_2.0.8", "Pitch_62", "Velocity_79", "Duration_2.0.8"])
+    part = ["Program_0"] if parts else []
+    assert kept == ["TimeSig_3/4", "Tempo_124.0", *part, "Pitch_67", "Velocity_79", "Duration_2.0.8",
+                    "TimeShift_2.0.8", *part, "Pitch_69", "Velocity_79", "Duration_2.0.8"]
+    under = [token for pitch in (64, 60, 65, 62) for token in
+             (["Program_1"] if parts else []) + [f"Pitch_{pitch}", "Velocity_79", "Duration_2.0.8"]]
+    assert sorted(dropped) == sorted(under + ([] if parts else ["Chord_maj", "Chord_min"]))
 
 
 def test_time_moves_where_only_an_inner_voice_moved_are_kept(tokenizer, grammar):

@@ -20,8 +20,15 @@ from support.scores import QPM, TPQ, beats, chord_piece, notes_in_beats, one_tra
 
 def tokens_of(tok, score: Score) -> list[str]:
     seq = tok.encode(tk.normalize_score(score, tok), encode_ids=False)
-    assert isinstance(seq, list) and len(seq) == 1  # one stream: one piano track
-    return seq[0].tokens
+    # one stream: every part in it, or (without parts) the one merged track's
+    assert not isinstance(seq, list) if tk.uses_parts(tok) else len(seq) == 1
+    return tk.token_sequence(tok, tk.normalize_score(score, tok), encode_ids=False).tokens
+
+
+@pytest.fixture(scope="module")
+def legacy():
+    """The tokenizer before parts (a model trained then still loads it): every part merged in one track."""
+    return tk.build_tokenizer(parts=False)
 
 
 def round_trip(tok, score: Score) -> Score:
@@ -35,9 +42,11 @@ def round_trip(tok, score: Score) -> Score:
 def test_tsd_params_are_the_original_configuration():
     assert tk.TSD_PARAMS == dict(
         pitch_range=(21, 109), beat_res={(0, 4): 8, (4, 12): 4}, num_velocities=16, use_chords=True,
-        use_rests=True, use_tempos=True, use_time_signatures=True, use_programs=False, num_tempos=16,
-        tempo_range=(40, 250),
+        use_rests=True, use_tempos=True, use_time_signatures=True, num_tempos=16, tempo_range=(40, 250),
     )
+    # the parts: a Program token per note, every part in one stream, parts 0..7 from the top
+    assert tk.PART_PARAMS == dict(use_programs=True, one_token_stream_for_programs=True, program_changes=False,
+                                  programs=list(range(8)))
 
 
 def test_built_tokenizer_config(tokenizer):
@@ -47,9 +56,10 @@ def test_built_tokenizer_config(tokenizer):
     assert cfg.beat_res == {(0, 4): 8, (4, 12): 4}
     assert cfg.num_velocities == 16
     assert (cfg.use_chords, cfg.use_rests, cfg.use_tempos, cfg.use_time_signatures) == (True, True, True, True)
-    assert cfg.use_programs is False
+    assert cfg.use_programs is True and cfg.one_token_stream_for_programs and not cfg.program_changes
     assert (cfg.num_tempos, cfg.tempo_range) == (16, (40, 250))
-    assert tokenizer.is_trained is False
+    assert tokenizer.is_trained is False and tk.uses_parts(tokenizer)
+    assert not tk.uses_parts(tk.build_tokenizer(parts=False))
 
 
 def test_vocabulary(tokenizer):
@@ -65,7 +75,7 @@ def test_vocabulary(tokenizer):
     assert {"4/4", "3/4", "6/8", "3/8", "6/4"} <= set(kinds["TimeSig"])
     assert {"maj", "min", "7dom"} <= set(kinds["Chord"])
     assert len(kinds["Rest"]) > 0 and len(kinds["TimeShift"]) > 0
-    assert "Program" not in kinds
+    assert sorted(int(p) for p in kinds["Program"]) == list(range(8))
     # durations go up to 12 beats: 8 positions per beat below 4 beats, 4 above
     assert "Duration_12.0.4" in vocab and "Duration_0.1.8" in vocab and "Duration_4.1.8" not in vocab
 
@@ -107,10 +117,11 @@ def test_notes_at_one_onset_are_pitch_descending(tokenizer):
     assert plain_first == sorted(plain_first)
 
 
-def test_chords_are_detected(tokenizer):
-    """use_chords is on: a triad gets its Chord token, before its notes, as plain miditok TSD does."""
+def test_chords_are_detected(legacy):
+    """use_chords is on: a triad gets its Chord token, before its notes, as plain miditok TSD does (without
+    parts: with them a triad's top note is the melody's part, and a chord of a part is rarer)."""
     score = one_track_score([(0, p, 2, 79) for p in (60, 64, 67)] + [(2, p, 2, 79) for p in (62, 65, 69)])
-    tokens = tokens_of(tokenizer, score)
+    tokens = tokens_of(legacy, score)
     plain = TSD(TokenizerConfig(**tk.TSD_PARAMS)).encode(score, encode_ids=False)[0].tokens  # notes ascending
     assert [t for t in tokens if t.startswith("Chord")] == [t for t in plain if t.startswith("Chord")] == ["Chord_maj", "Chord_min"]
     first = tokens.index("Chord_maj")
@@ -161,7 +172,9 @@ def test_unmappable_time_signature_falls_back_to_4_4(tokenizer):
 # ---------------------------------------------------------------- tracks
 
 
-def test_tracks_merge_into_one_piano_track(tokenizer):
+def test_tracks_merge_into_one_piano_track(legacy):
+    """Without parts (a tokenizer saved before them), every pitched track is merged into one."""
+    tokenizer = legacy
     right = [(b, 72 + b % 5, 1, 95) for b in range(8)]
     left = [(b * 2, 48 + b, 2, 63) for b in range(4)]
     score = one_track_score(right)
@@ -294,7 +307,7 @@ def test_bpe_per_bar_matches_miditok_and_decodes(trained):
     ids, starts = tk.bpe_encode_bars(trained, bars)
     assert ids.dtype == np.int32 and len(starts) == len(bars) and starts[0] == 0
     assert len(ids) < sum(len(b) for b in bars)  # BPE compresses
-    seq = trained.encode(score)[0]  # miditok's own BPE encoding of the whole piece
+    seq = tk.token_sequence(trained, score)  # miditok's own BPE encoding of the whole piece
     assert ids.tolist() == list(seq.ids)
     # bar starts: the ids of bar i decode to the base ids of bar i
     ends = list(starts[1:]) + [len(ids)]
@@ -327,10 +340,10 @@ def test_save_and_load(trained, tmp_path):
         assert loaded.is_trained and len(loaded) == len(trained)
         assert loaded.config.beat_res == {(0, 4): 8, (4, 12): 4}
         assert tuple(loaded.config.pitch_range) == (21, 109)
-        assert loaded.config.use_chords and not loaded.config.use_programs
+        assert loaded.config.use_chords and loaded.config.use_programs
         assert tk.special_id(loaded, "MELODY") == tk.special_id(trained, "MELODY")
         score = tk.normalize_score(chord_piece(3), loaded)
-        assert loaded.encode(score)[0].ids == trained.encode(score)[0].ids
+        assert tk.token_sequence(loaded, score).ids == tk.token_sequence(trained, score).ids
 
 
 def test_load_tokenizer_errors(tmp_path):

@@ -21,7 +21,7 @@ from styletransfer.transfer.plan import NO_PITCH, MelodyPlan
 from styletransfer.transfer.rules import MelodyRules
 from styletransfer.transfer.sampler import PLAIN, MaskConstraint, Sampling, next_tokens, sample
 from styletransfer.transfer.state import ConstraintState
-from support.transfer import one_thread, tok, GRID, bpe_tokenizer, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
+from support.transfer import one_thread, tok, GRID, SATB, bpe_tokenizer, melodies, melody_score, random_melody, tiny_model  # noqa: F401  (fixtures too)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,29 @@ def grammar(tok):
 @pytest.fixture(scope="module")
 def model(tok):
     return tiny_model(tok, context=256)
+
+
+@pytest.fixture(scope="module")
+def setups(tok, model):
+    """(tokenizer, model, texture) by name: with parts, a piano's texture and a chorale's; before parts."""
+    legacy = bpe_tokenizer(parts=False)
+    return {"piano": (tok, model, None), "satb": (tok, model, SATB),
+            "legacy": (legacy, tiny_model(legacy, context=256), None)}
+
+
+def check_parts(grammar, texture, row) -> None:
+    """With parts: every note's part is within the texture, part 0 holds only the melody (checked by the
+    caller), and when the parts are lines, a part strikes once its last note has ended, once per onset."""
+    if not grammar.parts:
+        return
+    count = texture.count if texture else 2
+    decoded = decode_base(grammar, base_of(grammar, row))
+    ends = {}
+    for (on, _, _, _, d), part in zip(decoded.notes, decoded.note_part):
+        assert 0 <= part < count
+        if texture is not None and texture.monophonic and part:
+            assert ends.get(part, 0) <= on, f"part {part} strikes at {on} while its last note sounds"
+        ends[part] = on + d
 
 
 def plan_of(tok, score) -> MelodyPlan:
@@ -68,12 +91,15 @@ def test_bars_follow_time_signatures(tok):
 # ---------------------------------------------------------------- the rules, property-tested
 
 
+@pytest.mark.parametrize("setup", ["piano", "satb", "legacy"])
 @settings(max_examples=25, deadline=None)
 @given(melody=melodies(max_notes=12), seed=st.integers(0, 10_000), temperature=st.sampled_from([0.5, 1.0, 2.0]))
-def test_sampled_texture_keeps_the_melody(tok, grammar, model, melody, seed, temperature):
+def test_sampled_texture_keeps_the_melody(setups, setup, melody, seed, temperature):
+    tok, model, texture = setups[setup]
+    grammar = tok.grammar
     score, _ = melody
     plan = plan_of(tok, score)
-    constraint = MelodyConstraint(plan, batch=4, budgets=[600] * 4)
+    constraint = MelodyConstraint(plan, batch=4, budgets=[600] * 4, texture=texture)
     rows = sample(model, [prompt_of(tok, plan)] * 4, 600, sampling=Sampling(temperature, 0, 1.0), seed=seed,
                   eos_id=grammar.eos, constraint=constraint)
     melody = sorted((on, p, d) for on, p, _, _, d in plan.notes)
@@ -83,6 +109,10 @@ def test_sampled_texture_keeps_the_melody(tok, grammar, model, melody, seed, tem
         notes = sorted((n.time, n.pitch, n.duration) for t in decoded.tracks for n in t.notes)
         assert set(melody) <= set(notes)
         mel_keys = {(on, p) for on, p, _ in melody}
+        if grammar.parts:  # part 0 is the melody, note for note
+            assert sorted((n.time, n.pitch, n.duration) for t in decoded.tracks if t.program == 0
+                          for n in t.notes) == melody
+        check_parts(grammar, texture, row)
         for on, p, d in notes:
             if (on, p) in mel_keys:
                 continue
@@ -94,13 +124,16 @@ def test_sampled_texture_keeps_the_melody(tok, grammar, model, melody, seed, tem
                [(ts.numerator, ts.denominator) for ts in score.time_signatures]
 
 
+@pytest.mark.parametrize("setup", ["piano", "satb", "legacy"])
 @settings(max_examples=20, deadline=None)
 @given(melody=melodies(max_notes=8), seed=st.integers(0, 10_000))
-def test_coarse_mask_holds_every_allowed_id(tok, grammar, model, melody, seed):
+def test_coarse_mask_holds_every_allowed_id(setups, setup, melody, seed):
     """The vectorized first-token mask is a superset of the exact rule, and choose/allowed agree."""
+    tok, model, texture = setups[setup]
+    grammar = tok.grammar
     score, _ = melody
     plan = plan_of(tok, score)
-    constraint = MelodyConstraint(plan, batch=2, budgets=[300] * 2)
+    constraint = MelodyConstraint(plan, batch=2, budgets=[300] * 2, texture=texture)
     rng = random.Random(seed)
     probes = set(rng.sample(range(60), 6))
 
@@ -189,7 +222,7 @@ def test_hurry_token_always_fits(tok, grammar, model):
 
     constraint.advance = advance
     sample(model, [prompt_of(tok, plan)] * 4, 400, seed=0, eos_id=grammar.eos, constraint=constraint)
-    probe = MelodyConstraint(plan, batch=1, budgets=[10**6])
+    probe = MelodyConstraint(plan, batch=1, budgets=[10**6], texture=SATB)
     for state in seen:
         cost = probe.hurry_cost(state)
         probe.states[0] = state
@@ -272,18 +305,20 @@ def test_next_tokens_samples_the_renormalized_distribution(tok, grammar):
     distribution restricted to the allowed ids (no top-k/top-p)."""
     score, _ = random_melody(8, 6)
     plan = plan_of(tok, score)
-    probe = MelodyConstraint(plan, batch=1, budgets=[10**6])
+    probe = MelodyConstraint(plan, batch=1, budgets=[10**6], texture=SATB)
     state = plan.initial_state()
     while state.next_event < 3 or state.note_part:  # place the TimeSig, Tempo and first melody note the cheapest way
         probe.states[0] = state
         state = probe.check(0, probe.hurry_token(state))
+    probe.states[0] = state
+    state = probe.check(0, grammar.single[grammar.program_token[1]])  # an alto note: its pitch is due
     probe.states[0] = state
     allowed = [i for i in range(grammar.size) if probe.check(0, i) is not None]
     assert len(allowed) > 20
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(grammar.size, generator=gen) * 3
     n = 20000
-    big = MelodyConstraint(plan, [state] * n, budgets=[10**6] * n)
+    big = MelodyConstraint(plan, [state] * n, budgets=[10**6] * n, texture=SATB)
     tokens = next_tokens(logits.expand(n, -1), 0, PLAIN, big, gen).tolist()
     counts = np.bincount(tokens, minlength=grammar.size) / n
     expected = np.zeros(grammar.size)
@@ -299,7 +334,8 @@ def test_initial_state_names_its_fields(tok, grammar):
     state = plan_of(tok, random_melody(9, 4)[0]).initial_state()
     assert isinstance(state, ConstraintState) and isinstance(state, tuple)  # a tuple to the hot loop
     assert state == ConstraintState(tick=0, notes_end=0, den=grammar.default_den, next_event=0, note_part=0,
-                                    melody_note=False, max_dur=0, ceiling=NO_PITCH, chord_ok=True)
+                                    melody_note=False, max_dur=0, ceiling=NO_PITCH, chord_ok=True, voice=-1,
+                                    voice_ends=(0,) * 8)
     assert decode_base(grammar, [], state).end == state.tick  # a sequence continues from a state's first three
 
 

@@ -87,3 +87,25 @@ def split_melody(output: Score, melody: Score, tolerance: float = 1 / 16) -> tup
     out = as_notes(output)
     mask, _, _ = match_melody(out, as_notes(melody), tolerance)
     return out[mask], out[~mask]
+
+
+def written_in_parts(output: Score) -> bool:
+    """Whether a harmonization's tracks are its parts (a chorale's four, an mst output in parts), not a melody
+    over one accompaniment track (named so by mst) or one merged track."""
+    tracks = [t for t in output.tracks if not t.is_drum and len(t.notes)]
+    return len(tracks) >= 2 and not any(t.name == "Accompaniment" for t in tracks)
+
+
+def split_melody_in_parts(output: Score, melody: Score, tolerance: float = 1 / 16):
+    """``split_melody``, and each accompaniment note's part (the index of its track among the pitched
+    tracks) when the output is written in parts (``written_in_parts``), else None."""
+    tracks = [t for t in output.tracks if not t.is_drum and len(t.notes)]
+    if not written_in_parts(output):
+        return (*split_melody(output, melody, tolerance), None)
+    tpq = output.ticks_per_quarter
+    rows = [np.column_stack([notes_of(t, tpq), np.full(len(t.notes), k)]) for k, t in enumerate(tracks)]
+    out = np.concatenate(rows)
+    out = out[np.lexsort((-out[:, 2], out[:, 0]))]
+    mask, _, _ = match_melody(out[:, :3], as_notes(melody), tolerance)
+    acc = out[~mask]
+    return out[mask, :3], acc[:, :3], np.maximum(acc[:, 3], 1).astype(int)

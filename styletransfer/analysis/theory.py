@@ -25,7 +25,7 @@ from symusic import Score
 from .beats import beat_of, time_signatures_of
 from .cadences import cadence_rates, phrase_cadences, piece_key
 from .dissonance import dissonance_rates
-from .notes import split_melody
+from .notes import split_melody_in_parts
 from .phrases import phrase_ends, phrase_starts
 from .voice_leading import voice_leading_rates
 
@@ -37,16 +37,18 @@ FAULT_KINDS = ("parallels_melody_bass", "parallels_any_voices", "hidden_outer", 
 
 
 def fault_counts(melody_notes: np.ndarray, accompaniment_notes: np.ndarray, beat: float, time_signatures,
-                 key: tuple[int, str] | None, *, parts: int, breaks=None) -> dict[str, float]:
+                 key: tuple[int, str] | None, *, parts: int, breaks=None, accompaniment_parts=None) -> dict[str, float]:
     """How many of each of ``FAULT_KINDS`` a harmonization holds (counts, not rates): what the search
-    weighs. ``breaks``: phrase starts, where no parallel is judged; ``parts``: the style's texture."""
-    counts = {**voice_leading_rates(melody_notes, accompaniment_notes, beat, breaks=breaks, parts=parts),
+    weighs. ``breaks``: phrase starts, where no parallel is judged; ``parts``: the style's texture;
+    ``accompaniment_parts``: each accompaniment note's part, when it is written in parts."""
+    counts = {**voice_leading_rates(melody_notes, accompaniment_notes, beat, breaks=breaks, parts=parts,
+                                    accompaniment_parts=accompaniment_parts),
               **dissonance_rates(melody_notes, accompaniment_notes, beat, time_signatures, key)}
     return {kind: counts[f"{kind}_count"] for kind in FAULT_KINDS}
 
 
 def theory_rates(melody_notes, accompaniment_notes, beat: float = 1.0, time_signatures=((0.0, 4, 4),),
-                 fermatas=None, key: tuple[int, str] | None = None) -> dict:
+                 fermatas=None, key: tuple[int, str] | None = None, accompaniment_parts=None) -> dict:
     """``voice_leading_metrics`` on (melody notes, accompaniment notes) arrays (``(onset_q, end_q,
     pitch)`` rows); ``fermatas``: onsets of the melody's fermata notes, when the input has them (they
     make the phrase ends); ``key``: ``(tonic pitch class, "major" | "minor")``; by default
@@ -58,7 +60,7 @@ def theory_rates(melody_notes, accompaniment_notes, beat: float = 1.0, time_sign
     if key is None:
         key = piece_key(both)
     seams = phrase_starts(mel, phrase_ends(mel, beat, time_signatures, fermatas))
-    out = dict(voice_leading_rates(mel, acc, beat, breaks=seams))
+    out = dict(voice_leading_rates(mel, acc, beat, breaks=seams, accompaniment_parts=accompaniment_parts))
     out.update(dissonance_rates(mel, acc, beat, time_signatures, key))
     _, cadences = phrase_cadences(mel, acc, beat, time_signatures, fermatas, key)
     rates = cadence_rates(cadences, home=key)
@@ -79,7 +81,7 @@ def voice_leading_metrics(output: Score, melody: Score, beat: float | None = Non
     fermata notes, if known (MIDI does not carry them; ``cadences.fermata_onsets`` reads them from a
     music21 score).
     """
-    mel, acc = split_melody(output, melody)
+    mel, acc, parts = split_melody_in_parts(output, melody)
     source = output if len(output.time_signatures) else melody
     beat = beat_of(source) if beat is None else float(beat)
-    return theory_rates(mel, acc, beat, time_signatures_of(source), fermatas)
+    return theory_rates(mel, acc, beat, time_signatures_of(source), fermatas, accompaniment_parts=parts)

@@ -23,6 +23,11 @@ perfect classes are 0, unison/octave, and 7, fifth):
   or a fifth into an octave), with the melody leaping (more than 2 semitones). The textbook allows it
   when the soprano moves by step, so a step is not counted.
 
+Voices: when the harmonization is written in parts (``accompaniment_parts``: each accompaniment note's
+part, 1 the highest under the melody), each part is a voice (``voices_of_parts``) and the bass line is the
+lowest part's; otherwise the voices are found by pitch continuity (``separate_voices``) and the bass line
+is the lowest note sounding.
+
 The *bass* is the lowest accompaniment note sounding (``BeatSample.bass``); the *outer voices* are the
 melody and that bass line, judged only where the bass is below the melody (an accompaniment note at or
 above the melody with nothing under it is no bass: ``no_bass`` counts that).
@@ -204,6 +209,32 @@ def separate_voices(sample: BeatSample) -> Voices:
     return Voices(pitch, certain)
 
 
+def voices_of_parts(sample: BeatSample, part_of_row: np.ndarray) -> Voices:
+    """The voices of a harmonization in parts: voice v is part v (the melody is voice 0), read off the
+    notes sounding at each time (the highest, in a part that holds a chord); every step is certain."""
+    n = len(sample.times)
+    parts = np.asarray(part_of_row, int)
+    width = 1 + (int(parts.max()) if len(parts) else 0)
+    pitch = np.full((n, width), np.nan)
+    pitch[:, 0] = sample.melody
+    rows = sample.acc_note
+    for j in range(rows.shape[1] if rows.ndim == 2 else 0):
+        present = rows[:, j] >= 0
+        voice = parts[rows[present, j]]
+        k = np.flatnonzero(present)
+        pitch[k, voice] = np.fmax(pitch[k, voice], sample.acc[present, j])
+    return Voices(pitch, np.ones((n, width), bool))
+
+
+def part_line_faults(accompaniment: np.ndarray, part_of_row: np.ndarray, part: int) -> tuple[np.ndarray, np.ndarray]:
+    """``bass_line_faults`` of one part, read as the line it is: its notes in order, (repeat, leap) per move."""
+    notes = accompaniment[np.asarray(part_of_row) == part]
+    line = notes[np.lexsort((-notes[:, 2], notes[:, 0]))]
+    line = line[np.r_[True, np.diff(line[:, 0]) > EPS]] if len(line) else line  # a chord's top note
+    step = np.abs(np.diff(line[:, 2]))
+    return step == 0, step > OCTAVE
+
+
 @dataclass(frozen=True)
 class PairMoves:
     """Per move (rows: arriving time) and voice pair (columns, ``pairs[j] = (i, j)`` into the voices of
@@ -335,8 +366,10 @@ def _beat_moves(beats: BeatSample, upper: np.ndarray, lower: np.ndarray) -> int:
     return int((ok[:-1] & ok[1:]).sum()) if len(ok) > 1 else 0
 
 
-def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, breaks=None, parts: int = 4) -> dict:
-    """Rates (per 100; ``nan`` when there is nothing to count) and counts of one harmonization.
+def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, breaks=None, parts: int = 4,
+                        accompaniment_parts=None) -> dict:
+    """Rates (per 100; ``nan`` when there is nothing to count) and counts of one harmonization;
+    ``accompaniment_parts``: each accompaniment note's part, when it is written in parts.
 
     Motion is read note to note (the sample at every onset, so a passing note between two beats is a
     move of its own and two voices moving on different eighths do not form a parallel); the rates are
@@ -366,7 +399,8 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     sl = sample_beats(mel, acc, beat, every_onset=True)
     bt = beats_only(sl)
     outer = outer_moves(sl)
-    voices = separate_voices(sl)
+    in_parts = accompaniment_parts is not None and len(accompaniment_parts) == len(acc) and len(acc)
+    voices = voices_of_parts(sl, accompaniment_parts) if in_parts else separate_voices(sl)
     pm = voice_pair_moves(sl, voices)
     judged = _not_at(outer.times, breaks)
     outer_par = outer.parallels & judged
@@ -378,7 +412,8 @@ def voice_leading_rates(melody_notes, accompaniment_notes, beat: float = 1.0, br
     nb_counted, nb_fault = no_bass(bt)
     vc_counted, vc_fault = voice_count_faults(bt, parts)
     vct_counted, vct_fault = voice_count_time(mel, acc, beat, parts)
-    b_repeat, b_leap = bass_line_faults(sl)
+    b_repeat, b_leap = (part_line_faults(acc, accompaniment_parts, int(np.max(accompaniment_parts))) if in_parts
+                        else bass_line_faults(sl))
     par, hid = int(outer_par.sum()), int((outer.hidden & judged).sum())
     pan, cro = int((pm.parallels & judged[:, None]).sum()), int(pm.crossing.sum())
     return {

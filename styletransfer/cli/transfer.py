@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,6 +18,8 @@ from rich.table import Table
 from .app import BaseOpt, SetOpt, StyleOpt, app, console, print_warnings
 
 SHOWN = 8  # candidates listed in the table
+LAYOUT_WORDS = {"chorale": "a chorale, soprano and alto over tenor and bass", "open": "one staff per part",
+                "piano": "melody staff + piano grand staff"}
 
 
 @app.command()
@@ -31,6 +34,7 @@ def transfer(
     wav: Annotated[bool, typer.Option("--wav", help="also render a WAV (tinysoundfont with pretty-midi's General MIDI soundfont)")] = False,
     soundfont: Annotated[Optional[Path], typer.Option(help="with --wav: another General MIDI soundfont (.sf2/.sf3)")] = None,
     synth: Annotated[str, typer.Option(help="with --wav: tinysoundfont (pip) or fluidsynth (the program, e.g. from apt)")] = "tinysoundfont",
+    score: Annotated[str, typer.Option(help="the score's layout: auto (a chorale's two staves for four voices, one staff per part for other parts, a piano part for a piano texture), chorale, open or piano (the melody over a piano reduction)")] = "auto",
     keep_all: Annotated[bool, typer.Option("--keep-all", help="also write every candidate as <out>.cand-K.mid (best first)")] = False,
     keep: Annotated[Optional[Path], typer.Option(help="an earlier result of this melody to keep outside --redo-bars")] = None,
     redo_bars: Annotated[Optional[str], typer.Option(help="with --keep: the bars to write again, e.g. 5-8 (a pickup is bar 0)")] = None,
@@ -39,16 +43,17 @@ def transfer(
 ):
     """Play a melody in a composer's style: the melody kept note for note, an accompaniment written under it.
 
-    Writes <melody>.<style>.mid (tracks Melody and Accompaniment, the input's tempo and time signature), a
-    piano roll <melody>.<style>.png, the score <melody>.<style>.musicxml and its engraving .svg; --wav adds
-    audio. Sampling and ranking settings come from the base's
+    Writes <melody>.<style>.mid (one track per part of the style, the melody first: Soprano, Alto, Tenor and
+    Bass for Bach; Melody and Accompaniment for a piano style), with the input's tempo and time signature; a
+    piano roll <melody>.<style>.png; the score <melody>.<style>.musicxml (--score) and its engraving .svg;
+    --wav adds audio, each part on its own channel. Sampling and ranking settings come from the base's
     recipe (--set transfer.temperature=0.9, transfer.top_p=..., transfer.top_k=..., transfer.harmony_weight=...;
     the seed: sample.seed or --seed).
     """
     from ..transfer.pipeline import TransferRequest
 
     request = TransferRequest(melody, style, base=base, candidates=candidates, seed=seed, out=out, track=track,
-                              wav=wav, soundfont=soundfont, synth=synth, keep_all=keep_all, force=force,
+                              wav=wav, soundfont=soundfont, synth=synth, keep_all=keep_all, force=force, score=score,
                               keep=keep, redo_bars=redo_bars, overrides=list(set_ or []))
     report_transfer(request)
 
@@ -79,10 +84,14 @@ def report_transfer(request) -> None:
         table.add_row(*row, *([str(files.candidates[k])] if files.candidates else []))
     console.print(table)
     best = result.candidates[0]
-    console.print(f"wrote {files.midi}  (best candidate: Melody track, {len(best.score.tracks[0].notes)} notes; "
-                  f"Accompaniment track, {best.accompaniment_notes} notes)", soft_wrap=True)
+    tracks = ", ".join(f"{t.name} {len(t.notes)}" for t in best.score.tracks)
+    console.print(f"wrote {escape(str(files.midi))}  (best candidate, notes per track: {escape(tracks)})",
+                  soft_wrap=True, highlight=False)
+    if result.texture.reason:
+        console.print(f"one accompaniment part under the melody: {escape(result.texture.reason)}", soft_wrap=True,
+                      highlight=False)
     console.print(f"wrote {files.png}  (piano roll, melody in red)", soft_wrap=True)
-    console.print(f"wrote {files.musicxml}  (score: melody staff + piano grand staff) and {files.svg} (engraved)",
+    console.print(f"wrote {files.musicxml}  (score: {LAYOUT_WORDS[result.layout]}) and {files.svg} (engraved)",
                   soft_wrap=True)
     if files.wav is not None:
         console.print(f"wrote {files.wav}  (audio)", soft_wrap=True)

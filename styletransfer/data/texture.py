@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from symusic import Score
 
-from ..tokens.parts import Texture, in_parts
+from ..tokens.parts import PIANO_PARTS, Texture, in_parts
 
+MELODY_RANGE_PERCENTILES = (2, 98)  # the melody part's range: its notes but the rarest extremes
 LINE_OVERLAP_SHARE = 0.1  # a part is a line when at most this share of its notes start under its last one
 # (a quartet's double stops: 2-9% of the notes of Beethoven's lower parts; Bach's chorales: none)
 OVERLAP_TICKS_PER_QUARTER = 1 / 8  # an overlap shorter than this (a slur in the MIDI) is not two notes
@@ -73,11 +74,13 @@ def measure_texture(midi_paths: list[str | Path]) -> Texture:
     for k in range(count):
         named = Counter(parts[k].name.strip() for parts, _ in typical if parts[k].name.strip())
         names.append(named.most_common(1)[0][0] if named else f"Part {k + 1}")
+    tops = np.concatenate([parts[0].notes.numpy()["pitch"] for parts, _ in found]).astype(float)
+    melody_range = tuple(int(round(x)) for x in np.percentile(tops, MELODY_RANGE_PERCENTILES))
     one_track = sum(1 for parts, _ in typical if parts[-1].name == "Accompaniment") > len(typical) / 2
     if one_track:
-        return Texture.piano("its training pieces are not written in parts")
+        return Texture(PIANO_PARTS, False, "its training pieces are not written in parts", (), melody_range)
     shares = [overlap_share(parts, tpq) for parts, tpq in typical]
     lines = float(np.median(shares)) <= LINE_OVERLAP_SHARE
     names[0] = names[0] or "Melody"
     return Texture(tuple(names), lines, "" if lines else "its parts hold chords (a keyboard texture)",
-                   tuple(gm_program(n) for n in names))
+                   tuple(gm_program(n) for n in names), melody_range)

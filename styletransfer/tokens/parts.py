@@ -33,6 +33,7 @@ class Texture:
     monophonic: bool
     reason: str = ""  # why the parts are not lines (a piano texture), for the terminal
     programs: tuple[int, ...] = ()  # each part's General MIDI program, for playback (0, piano, when unknown)
+    melody_range: tuple[int, ...] = ()  # (lowest, highest) pitch of the melody's part, when measured
 
     @property
     def count(self) -> int:
@@ -47,7 +48,7 @@ class Texture:
 
     def as_dict(self) -> dict:
         return {"names": list(self.names), "monophonic": self.monophonic, "reason": self.reason,
-                "programs": list(self.programs)}
+                "programs": list(self.programs), "melody_range": list(self.melody_range)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Texture:
@@ -55,9 +56,12 @@ class Texture:
         try:
             names = tuple(str(n)[:64] for n in data.get("names", ()))[:MAX_PARTS]
             programs = tuple(min(127, max(0, int(p))) for p in data.get("programs", ()))[:MAX_PARTS]
+            span = tuple(min(127, max(0, int(p))) for p in data.get("melody_range", ()))
+            span = span if len(span) == 2 and span[0] <= span[1] else ()
+            reason = str(data.get("reason", ""))[:200]
             if len(names) < 2:
-                return cls.piano(str(data.get("reason", ""))[:200])
-            return cls(names, bool(data.get("monophonic", False)), str(data.get("reason", ""))[:200], programs)
+                return cls(PIANO_PARTS, False, reason, (), span)
+            return cls(names, bool(data.get("monophonic", False)), reason, programs, span)
         except (AttributeError, TypeError, ValueError):
             return cls.piano("its texture.json is malformed")
 

@@ -46,13 +46,20 @@ class Teacher:
         self.phrase_end_notes_end = line[ends[:-1], 1] if len(ends) else np.zeros(0)  # when its cadence is written
         self._authentic: dict[tuple[int, ...], bool] = {}  # finished rows' ends: the retry check and the ranking
 
-    def notes(self, texture: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(melody, accompaniment) as (onset_q, end_q, pitch) rows, from the base ids written so far."""
+    def notes(self, texture: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(melody, accompaniment) as (onset_q, end_q, pitch) rows, from the base ids written so far, and
+        each accompaniment note's part (with parts; else None)."""
         tpq = self.grammar.tpq
-        mel, acc = [], []
-        for on, p, _, _, d in decode_base(self.grammar, texture).notes:
-            (mel if (on, p) in self.melody_keys else acc).append((on / tpq, (on + d) / tpq, p))
-        return np.asarray(mel, float).reshape(-1, 3), np.asarray(acc, float).reshape(-1, 3)
+        mel, acc, parts = [], [], []
+        decoded = decode_base(self.grammar, texture)
+        for (on, p, _, _, d), part in zip(decoded.notes, decoded.note_part):
+            if (on, p) in self.melody_keys and part == 0:
+                mel.append((on / tpq, (on + d) / tpq, p))
+            else:
+                acc.append((on / tpq, (on + d) / tpq, p))
+                parts.append(part)
+        return (np.asarray(mel, float).reshape(-1, 3), np.asarray(acc, float).reshape(-1, 3),
+                np.asarray(parts, int) if self.grammar.parts else None)
 
     def faults(self, texture: list[int], written_to: float | None = None) -> float:
         """The weighted count of the faults in what is written (partial or whole); ``written_to``: the
@@ -60,12 +67,13 @@ class Teacher:
         as its phrase's last note is accompanied."""
         return self._faults(*self.notes(texture), written_to)
 
-    def _faults(self, mel: np.ndarray, acc: np.ndarray, written_to: float | None = None) -> float:
+    def _faults(self, mel: np.ndarray, acc: np.ndarray, parts: np.ndarray | None = None,
+                written_to: float | None = None) -> float:
         if not len(acc) or not len(mel):
             return 0.0
         seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures, self.fermatas))
         counts = fault_counts(mel, acc, self.beat, self.time_signatures, self.key, breaks=seams,
-                              parts=self.parts)
+                              parts=self.parts, accompaniment_parts=parts)
         faults = sum(w * counts[kind] for kind, w in self.weights.items())
         return float(faults + self._cadence_faults(mel, acc, written_to))
 
@@ -84,12 +92,12 @@ class Teacher:
         return self.settings.cadence_weight * sum(self.cadence_costs[c.kind] for c in cadences
                                                   if np.abs(done - c.end).min() < EPS)
 
-    def ends_authentic(self, texture: list[int], notes: tuple[np.ndarray, np.ndarray] | None = None) -> bool:
+    def ends_authentic(self, texture: list[int], notes: tuple | None = None) -> bool:
         """Whether a finished row ends with an authentic cadence onto the tonic of the key it is in; read
         once per texture (``notes``: its notes, when they are at hand)."""
         key = tuple(texture)
         if key not in self._authentic:
-            self._authentic[key] = self._ends_authentic(*(notes or self.notes(texture)))
+            self._authentic[key] = self._ends_authentic(*(notes or self.notes(texture))[:2])
         return self._authentic[key]
 
     def _ends_authentic(self, mel: np.ndarray, acc: np.ndarray) -> bool:
@@ -103,6 +111,6 @@ class Teacher:
 
     def final_score(self, texture: list[int]) -> float:
         """Added to a finished row's rank score: ``-rank_strength * faults``, and the cadence bonus."""
-        mel, acc = self.notes(texture)
-        score = -self.settings.rank_strength * self._faults(mel, acc)
-        return score + (self.settings.cadence_bonus if self.ends_authentic(texture, (mel, acc)) else 0.0)
+        notes = self.notes(texture)
+        score = -self.settings.rank_strength * self._faults(*notes)
+        return score + (self.settings.cadence_bonus if self.ends_authentic(texture, notes) else 0.0)

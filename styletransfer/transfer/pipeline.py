@@ -36,7 +36,7 @@ from ..model.adapters import (
 from ..model.runs import resolve_base, style_recipe, style_texture
 from ..render.audio import check_audio, render_wav
 from ..render.piano_roll import piano_roll
-from ..render.score import write_score
+from ..render.score import LAYOUTS, resolve_layout, write_score
 from ..tokens.parts import Texture
 from ..tokens.tokenizer import uses_parts
 from .accompany import transfer as accompany
@@ -77,6 +77,10 @@ def output_files(melody: Path, style_slug: str, out: Path | None = None, wav: bo
         candidates=tuple(out.with_name(f"{stem}.cand-{k}{suffix}") for k in range(1, candidates + 1)) if keep_all else ())
 
 
+RANGE_SLACK = 2  # semitones a melody may go past its style's melody range before it is moved
+PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
 @dataclass
 class TransferRequest:
     """What `mst transfer` was asked for (its options, one for one)."""
@@ -93,6 +97,7 @@ class TransferRequest:
     synth: str = "tinysoundfont"  # or "fluidsynth"
     keep_all: bool = False
     force: bool = False
+    score: str = "auto"  # the score's layout (render/score.LAYOUTS)
     keep: Path | None = None  # an earlier result of this melody: with redo_bars, only those bars change
     redo_bars: str | None = None  # "5-8": bars as the score numbers them (a pickup is bar 0)
     overrides: list[str] = field(default_factory=list)  # --set section.key=value
@@ -122,6 +127,8 @@ class TransferResult:
     load_seconds: float
     sample_seconds: float
     seconds: float
+    texture: Texture  # the parts the style wrote
+    layout: str  # the score's layout (render/score.LAYOUTS, ``auto`` resolved)
 
 
 def load_style(base: str | Path | None, style: str, overrides: list[str] | None = None,
@@ -141,17 +148,68 @@ def load_style(base: str | Path | None, style: str, overrides: list[str] | None 
 
 
 def reference_key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:
+    """Semitones that move the melody to where the model harmonizes it: ``key_shift``, then by octaves into
+    the style's melody range (``register_shift``)."""
+    pitches, key = _melody_pitches(melody), key_shift(melody, loaded, settings)
+    return key + register_shift([p + key for p in pitches], loaded.texture, _model_range(loaded))[0]
+
+
+def key_shift(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> int:
     """Semitones that move the melody's key (a melody ends on its tonic: ``keys.estimate_key``) to the
     reference key (C major / A minor) the model was trained in, in the octave nearest ``melody_register``;
     0 when it was trained in every key (data.key_normalize off) or the settings say not to."""
     if not (settings.key_normalize and loaded.recipe.data.key_normalize):
         return 0
     notes = [note for track in melody.tracks for note in track.notes]
-    low, high = loaded.tokenizer.config.pitch_range
     pitches = [n.pitch for n in notes]
-    shift = reference_shift(pitches, [n.duration for n in notes], (low, high - 1), settings.melody_register,
+    shift = reference_shift(pitches, [n.duration for n in notes], _model_range(loaded), settings.melody_register,
                             last=final_pitch([n.time for n in notes], pitches))
     return shift or 0  # None: no shift keeps the melody in the model's range, so it is harmonized where it is
+
+
+def melody_range_note(melody: Score, loaded: LoadedStyle, settings: TransferConfig) -> str | None:
+    """``register_shift``'s line for this melody, once in the reference key: None when it fits the style."""
+    key = key_shift(melody, loaded, settings)
+    return register_shift([p + key for p in _melody_pitches(melody)], loaded.texture, _model_range(loaded))[1]
+
+
+def _melody_pitches(melody: Score) -> list[int]:
+    return [note.pitch for track in melody.tracks for note in track.notes]
+
+
+def _model_range(loaded: LoadedStyle) -> tuple[int, int]:
+    low, high = loaded.tokenizer.config.pitch_range
+    return low, high - 1
+
+
+def register_shift(pitches: list[int], texture: Texture, pitch_range: tuple[int, int]) -> tuple[int, str | None]:
+    """Octaves (in semitones) that move a melody into the style's melody range (its soprano's, measured on
+    its training pieces), and what to tell the user; (0, None) when it lies there already (within a whole
+    tone) or the style has no measured range."""
+    if not texture.melody_range or not pitches:
+        return 0, None
+    low, high = texture.melody_range
+    outside = lambda c: sum(1 for p in pitches if p + c < low - RANGE_SLACK or p + c > high + RANGE_SLACK)  # noqa: E731
+    if not outside(0):
+        return 0, None
+    fits = [c for c in (0, 12, -12, 24, -24) if pitch_range[0] <= min(pitches) + c and max(pitches) + c <= pitch_range[1]]
+    best = min(fits, key=lambda c: (outside(c), abs(c)))
+    where = "above" if max(pitches) > high + RANGE_SLACK and min(pitches) >= low else \
+        "below" if min(pitches) < low - RANGE_SLACK and max(pitches) <= high else "beyond"
+    span = f"{_name(min(pitches))}-{_name(max(pitches))}"
+    said = (f"the melody ({span}) lies {where} the range of this style's {texture.names[0].lower()} "
+            f"({_name(low)}-{_name(high)})")
+    if best:
+        octaves = abs(best) // 12
+        said += (f": harmonized {'an octave' if octaves == 1 else 'two octaves'} {'higher' if best > 0 else 'lower'}"
+                 " and moved back")
+    else:
+        said += ": harmonized where it is, the parts under it have less room"
+    return best, said
+
+
+def _name(pitch: int) -> str:
+    return f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | None = None,
@@ -205,6 +263,8 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
     refuse_to_overwrite(files.all, request.force)
     if request.wav:
         check_audio(request.soundfont, request.synth)
+    if request.score not in LAYOUTS:
+        raise UserError(f"--score {request.score}: choose one of {', '.join(LAYOUTS)}")
     melody, warnings = read_melody_noting(melody_path, request.track, recipe.limits)
     redo = Redo(read_kept(request.keep, melody), *span) if span is not None else None
     if on_melody is not None:
@@ -213,6 +273,11 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
     loading = time.perf_counter()
     loaded = load_style(base_dir, request.style, recipe=recipe, adapters=adapters)
     load_seconds = time.perf_counter() - loading
+    said = melody_range_note(melody, loaded, loaded.recipe.transfer)
+    if said is not None:
+        warnings.append(said)
+        if on_melody is not None:
+            on_melody([said])
     seed = loaded.recipe.sample.seed if request.seed is None else request.seed
     if on_loaded is not None:
         on_loaded(loaded)
@@ -224,10 +289,11 @@ def run_transfer(request: TransferRequest, progress: Callable[[int, int], None] 
     atomic_write_bytes(files.midi, best.dumps_midi())
     title = f"{melody_path.name}: {loaded.label}"
     piano_roll(best, files.png, melody_track=0, title=title)
-    write_score(best, files.musicxml, files.svg, title=title)
+    write_score(best, files.musicxml, files.svg, title=title, layout_name=request.score)
     if files.wav is not None:
         render_wav(best, files.wav, request.soundfont, request.synth)
     for path, candidate in zip(files.candidates, results):
         atomic_write_bytes(path, candidate.score.dumps_midi())
     return TransferResult(files, results, loaded.label, seed, warnings, load_seconds, sample_seconds,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, loaded.texture,
+                          resolve_layout(best, request.score))

@@ -9,6 +9,7 @@ from symusic import Note, Score, Track
 
 from ..analysis.harmony import pitch_consistency
 from ..analysis.notes import notes_of
+from ..data.melody_file import FERMATA
 from ..tokens.parts import Texture
 from ..tokens.tokenizer import decode_ids
 from .plan import MelodyPlan
@@ -92,6 +93,7 @@ def decode_candidate(tokenizer, plan: MelodyPlan, ids: list[int], melody_score: 
     score.tempos = melody_score.tempos.copy()
     score.time_signatures = melody_score.time_signatures.copy()
     score.key_signatures = melody_score.key_signatures.copy()
+    score.markers.extend(m for m in melody_score.markers if m.text == FERMATA)  # for the score's every part
     n_acc = sum(len(t.notes) for t in tracks[1:])
     penalty = PENALTY_NO_ACCOMPANIMENT if n_acc == 0 else PENALTY_ONE_PITCH if len(pitches) == 1 else 0.0
     return score, n_acc, penalty

@@ -56,7 +56,7 @@ def read_kept(path: Path, melody: Score) -> Score:
     if kept.ticks_per_quarter != melody.ticks_per_quarter:
         kept = kept.resample(melody.ticks_per_quarter)
     if len(kept.tracks) < 2:
-        raise UserError(f"{path}: not an mst result (it needs a Melody and an Accompaniment track)")
+        raise UserError(f"{path}: not an mst result (it needs the melody's track and the accompaniment's)")
     want = sorted((n.time, n.pitch) for t in melody.tracks for n in t.notes)
     got = sorted((n.time, n.pitch) for n in kept.tracks[0].notes)
     if got != want:
@@ -96,18 +96,23 @@ def kept_texture(kept: Score, tokenizer) -> list[int]:
 
 
 def merge(kept: Score, new: Score, start: int, end: int) -> Score:
-    """``kept`` with its notes starting in [start, end) ticks replaced by ``new``'s (the melody is the kept one).
-    A new note struck while a kept note of its pitch still sounds is left out, so that the kept note keeps
-    its length (a new note running into a later kept one of its pitch ends where that one starts)."""
+    """``kept`` with its notes starting in [start, end) ticks replaced by ``new``'s, part by part (the melody,
+    track 0, is the kept one). A new note struck while a kept note of its pitch still sounds in its part is
+    left out, so that the kept note keeps its length (a new note running into a later kept one of its pitch
+    ends where that one starts)."""
     out = kept.copy()
-    accompaniment = Track("Accompaniment", program=0, is_drum=False)
-    held = [n for n in kept.tracks[1].notes if not start <= n.time < end]
-    accompaniment.notes.extend(held)
-    for note in new.tracks[1].notes:
-        if start <= note.time < end and not any(k.pitch == note.pitch and k.time < note.time < k.time + k.duration
-                                                for k in held):
-            accompaniment.notes.append(note)
-    accompaniment.notes.sort(key=lambda n: (n.time, -n.pitch))
-    cut_same_pitch_overlaps(accompaniment)
-    out.tracks = [kept.tracks[0], accompaniment]
+    tracks = [kept.tracks[0]]
+    for k in range(1, max(len(kept.tracks), len(new.tracks))):
+        model = kept.tracks[k] if k < len(kept.tracks) else new.tracks[k]
+        part = Track(model.name, program=model.program, is_drum=False)
+        held = [n for n in (kept.tracks[k].notes if k < len(kept.tracks) else ()) if not start <= n.time < end]
+        part.notes.extend(held)
+        for note in new.tracks[k].notes if k < len(new.tracks) else ():
+            if start <= note.time < end and not any(h.pitch == note.pitch and h.time < note.time < h.time + h.duration
+                                                    for h in held):
+                part.notes.append(note)
+        part.notes.sort(key=lambda n: (n.time, -n.pitch))
+        cut_same_pitch_overlaps(part)
+        tracks.append(part)
+    out.tracks = tracks
     return out

@@ -5,6 +5,8 @@
 # Beethoven's and Mozart's quartets. Sized for a 2-core CPU (about 80 minutes in all, see docs/training.md);
 # on a GPU it is the same. What ships is the base and the adapters that lower their composer's held-out loss
 # (docs/training.md: all but Mozart's).
+# Each run saves the texture of the pieces it learnt from (texture.json: the parts, their names, whether they
+# are lines), which the transfer writes in.
 #
 #   mst data prepare && bash scripts/train_shipped_model.sh [OUT_DIR]
 #
@@ -27,14 +29,20 @@ finetune() {  # composer, steps, extra --set options
 }
 MLP=(--set 'finetune.target_modules=[q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]'
      --set finetune.lora_r=16 --set finetune.lora_alpha=32)
+# Bach's own search settings (tuned on his validation chorales, docs/results.md), saved in his adapter's recipe.yaml
+BACH_SEARCH=(--set transfer.search.bars_per_step=1 --set transfer.search.cadence_bonus=4.0
+             --set transfer.search.cadence_weight=8.0 --set transfer.search.final_tries=5
+             --set transfer.search.fault_weights.parallels_melody_bass=6.0
+             --set transfer.search.fault_weights.parallels_any_voices=1.0
+             --set transfer.search.fault_weights.unexplained_chromatic=2.0)
 BACH_DIR="$OUT/adapters/johann-sebastian-bach"
 case "${BACH:-compare}" in
-  qkvo) finetune bach 400 ;;
-  mlp) finetune bach 400 "${MLP[@]}" ;;
+  qkvo) finetune bach 400 "${BACH_SEARCH[@]}" ;;
+  mlp) finetune bach 400 "${MLP[@]}" "${BACH_SEARCH[@]}" ;;
   *)
-    finetune bach 400
+    finetune bach 400 "${BACH_SEARCH[@]}"
     rm -rf "$OUT/.bach-qkvo" && cp -r "$BACH_DIR" "$OUT/.bach-qkvo"
-    finetune bach 400 "${MLP[@]}"
+    finetune bach 400 "${MLP[@]}" "${BACH_SEARCH[@]}"
     loss() { $PY -c "import json,sys; print(json.load(open(sys.argv[1]))['validation_loss_adapter'])" "$1/finetune.json"; }
     if $PY -c "import sys; sys.exit(float(sys.argv[1]) < float(sys.argv[2]))" "$(loss "$BACH_DIR")" "$(loss "$OUT/.bach-qkvo")"; then
         rm -rf "$BACH_DIR" && mv "$OUT/.bach-qkvo" "$BACH_DIR"   # attention only was at least as good

@@ -77,7 +77,7 @@ def measure_texture(midi_paths: list[str | Path]) -> Texture:
     tops = np.concatenate([parts[0].notes.numpy()["pitch"] for parts, _ in found]).astype(float)
     melody_range = tuple(int(round(x)) for x in np.percentile(tops, MELODY_RANGE_PERCENTILES))
     one_track = sum(1 for parts, _ in typical if parts[-1].name == "Accompaniment") > len(typical) / 2
-    if one_track:
+    if one_track or count < 2:
         return Texture(PIANO_PARTS, False, "its training pieces are not written in parts", (), melody_range)
     shares = [overlap_share(parts, tpq) for parts, tpq in typical]
     lines = float(np.median(shares)) <= LINE_OVERLAP_SHARE

@@ -76,10 +76,16 @@ def test_transfer_writes_midi_and_png_and_never_overwrites(adapted_run, tune, ca
     midi, png = tune.parent / "tune.bach.mid", tune.parent / "tune.bach.png"
     assert written(tune.parent) == {"tune.mid", midi.name, png.name, "tune.bach.musicxml", "tune.bach.svg"}
     score = Score(str(midi))
-    assert [t.name for t in score.tracks] == ["Melody", "Accompaniment"]
+    # the fixture's Bach pieces are chorales in four parts: the style writes in them, the melody the soprano
+    assert [t.name for t in score.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
     assert midi_notes(score.tracks[0]) == [(beats(on), beats(d), p) for on, d, p in TUNE]  # note for note
-    for note in score.tracks[1].notes:  # nothing above a sounding melody note
-        assert all(note.pitch < p for on, d, p in TUNE if beats(on) < note.time + note.duration and note.time < beats(on + d))
+    for track in list(score.tracks)[1:]:
+        for note in track.notes:  # nothing above a sounding melody note
+            assert all(note.pitch < p for on, d, p in TUNE
+                       if beats(on) < note.time + note.duration and note.time < beats(on + d))
+        ends = [n.time + n.duration for n in track.notes]
+        assert all(n.time >= end for n, end in zip(list(track.notes)[1:], ends))  # each part one line
+    assert "Soprano 12" in out and "a chorale" in out
     assert [(t.numerator, t.denominator) for t in score.time_signatures] == [(3, 4)]
     assert [round(t.qpm, 2) for t in score.tempos] == [QPM]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -14,6 +14,7 @@ from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 from styletransfer.errors import UserError
 from styletransfer.render import audio
 from styletransfer.render.score import engrave_svg, musicxml_bytes
+from support.engraving import sounding, source
 
 TPQ = 480
 
@@ -39,29 +40,6 @@ def harmonization(ts=(3, 4), pickup_beats: int = 2, bars: int = 4, sharps: int =
     return score
 
 
-def sounding(part) -> list[tuple[Fraction, Fraction, int]]:
-    """(onset, duration, pitch) of every note a part sounds, tied pieces joined pitch by pitch (music21's
-    stripTies joins a chord only as a whole)."""
-    done, open_ = [], {}
-    for element in part.flatten().notes:
-        onset, length = (Fraction(x).limit_denominator(64) for x in (element.offset, element.quarterLength))
-        for n in getattr(element, "notes", [element]):
-            tie = n.tie.type if n.tie is not None else None
-            if tie in ("stop", "continue") and n.pitch.midi in open_:
-                open_[n.pitch.midi][1] += length
-            else:
-                open_[n.pitch.midi] = [onset, length]
-            if tie in (None, "stop"):
-                done.append((open_[n.pitch.midi][0], open_[n.pitch.midi][1], n.pitch.midi))
-                del open_[n.pitch.midi]
-    assert not open_  # every tie ends
-    return sorted(done)
-
-
-def source(track, shift_q: Fraction) -> list[tuple[Fraction, Fraction, int]]:
-    return sorted((Fraction(n.time, TPQ) - shift_q, Fraction(n.duration, TPQ), n.pitch) for n in track.notes)
-
-
 @pytest.mark.parametrize("ts,pickup", [((3, 4), 2), ((4, 4), 0), ((6, 8), 1)])
 def test_musicxml_reads_back_with_every_note_and_the_metre_on_every_staff(ts, pickup):
     score = harmonization(ts, pickup)
@@ -77,11 +55,11 @@ def test_musicxml_reads_back_with_every_note_and_the_metre_on_every_staff(ts, pi
             assert first.number == 1 and first.paddingLeft == 0
     # music21 counts offsets from the first (pickup) bar's start: the input's, less the silent beats
     shift = Fraction(pickup)
-    assert sounding(melody) == source(score.tracks[0], shift)
+    assert sounding(melody) == source(score.tracks[0], shift, TPQ)
     accompaniment = sounding(right) + sounding(left)
     # overlapping notes of one hand are tied chords: their onsets and pitches are the input's, and each note
     # sounds exactly as long (its tied pieces summed)
-    assert sorted(accompaniment) == source(score.tracks[1], shift)
+    assert sorted(accompaniment) == source(score.tracks[1], shift, TPQ)
     assert all(p.midi >= 60 for n in right.flatten().notes for p in n.pitches)
     assert all(p.midi < 60 for n in left.flatten().notes for p in n.pitches)
 

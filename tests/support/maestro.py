@@ -1,5 +1,6 @@
 """A small Maestro-format folder (12 synthetic pieces + a corrupt, an empty and a drums-only file) and a tiny
-recipe pointing at one."""
+recipe pointing at one. Bach's own three pieces are written in four parts (a chorale's texture), the
+others as piano pieces in one track."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .scores import QPM, chord_piece, drums_score, empty_score
+from .scores import QPM, chorale_piece, chord_piece, drums_score, empty_score
 
 # (composer, title, split, year, time signature, lowest chord root)
 PIECES = [
@@ -41,7 +42,7 @@ def write_maestro(folder: Path, fmt: str = "csv", bad: bool = True) -> Path:
     rows = []
     for i, (composer, title, split, year, ts, root) in enumerate(PIECES):
         rel = f"{year}/MIDI-Unprocessed_{i:02d}_R1_{year}_wav--{i % 3 + 1}.midi"
-        score = chord_piece(i, bars=4, ts=ts, root=root)
+        score = (chorale_piece if composer == "Johann Sebastian Bach" else chord_piece)(i, bars=4, ts=ts, root=root)
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         score.dump_midi(str(folder / rel))
         seconds = 4 * (ts[0] * 4 / ts[1]) * 60 / QPM

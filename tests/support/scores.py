@@ -38,6 +38,28 @@ def chord_piece(seed: int, bars: int = 4, ts=(4, 4), root: int = 48) -> Score:
     return score
 
 
+def chorale_piece(seed: int, bars: int = 4, ts=(4, 4), root: int = 48) -> Score:
+    """A few bars in four named parts (Soprano, Alto, Tenor, Bass), each a line of quarter notes, with a
+    half note at each bar's end (a chorale's texture, as the bundled corpus keeps it)."""
+    rng = random.Random(seed)
+    score = Score(TPQ)
+    bar_len = ts[0] * 4 // ts[1]
+    for k, name in enumerate(("Soprano", "Alto", "Tenor", "Bass")):
+        track = Track(name, program=0, is_drum=False)
+        pitch = root + 24 - 6 * k
+        for bar in range(bars):
+            t = 0
+            while t < bar_len:
+                dur = 2 if t == bar_len - 2 else 1
+                pitch = min(root + 31 - 6 * k, max(root + 14 - 6 * k, pitch + rng.choice((-2, -1, 1, 2))))
+                track.notes.append(Note(beats(bar * bar_len + t), beats(dur), pitch, rng.choice(VELOCITIES)))
+                t += dur
+        score.tracks.append(track)
+    score.tempos.append(Tempo(0, QPM))
+    score.time_signatures.append(TimeSignature(0, *ts))
+    return score
+
+
 def empty_score() -> Score:
     score = Score(TPQ)
     score.tracks.append(Track("Piano", program=0, is_drum=False))

@@ -11,6 +11,7 @@ from .model.adapters import file_slug, load_styled, parse_style
 from .model.runs import base_recipe, resolve_base
 from .tokens.bars import score_bar_ticks
 from .tokens.tokenizer import decode_ids, special_id
+from .transfer.note_grammar import NoteGrammar
 from .transfer.sampler import Sampling, sample
 
 
@@ -32,8 +33,9 @@ def sample_bars(model, tokenizer, bars: int, n: int, sampling: Sampling, seed: i
         active = [i for i in range(n) if not done[i]]
         if not active:
             break
-        new = sample(model, [rows[i] for i in active] if len({len(rows[i]) for i in active}) == 1 else [rows[active[0]]],
-                     256, sampling=sampling, seed=generator_seed, eos_id=eos)
+        prompts = [rows[i] for i in active] if len({len(rows[i]) for i in active}) == 1 else [rows[active[0]]]
+        new = sample(model, prompts, 256, sampling=sampling, seed=generator_seed, eos_id=eos,
+                     constraint=NoteGrammar(tokenizer.grammar, prompts))  # every note whole
         generator_seed += 1
         for i, tokens in zip(active, new):
             if eos in tokens:

@@ -69,8 +69,9 @@ class Teacher:
 
     def _faults(self, mel: np.ndarray, acc: np.ndarray, parts: np.ndarray | None = None,
                 written_to: float | None = None) -> float:
-        if not len(acc) or not len(mel):
-            return 0.0
+        if not len(mel):
+            return 0.0  # an accompaniment with nothing to accompany yet (or nothing written): nothing to mark
+        # (a row that wrote no accompaniment is marked too: a beat without a bass, a beat not in the parts)
         seams = phrase_starts(mel, phrase_ends(mel, self.beat, self.time_signatures, self.fermatas))
         counts = fault_counts(mel, acc, self.beat, self.time_signatures, self.key, breaks=seams,
                               parts=self.parts, accompaniment_parts=parts)

@@ -189,7 +189,9 @@ def register_shift(pitches: list[int], texture: Texture, pitch_range: tuple[int,
     if not texture.melody_range or not pitches:
         return 0, None
     low, high = texture.melody_range
-    outside = lambda c: sum(1 for p in pitches if p + c < low - RANGE_SLACK or p + c > high + RANGE_SLACK)  # noqa: E731
+    def outside(c: int) -> int:  # semitones the melody's notes go past the range, moved by c
+        return sum(max(0, low - RANGE_SLACK - p - c) + max(0, p + c - high - RANGE_SLACK) for p in pitches)
+
     if not outside(0):
         return 0, None
     fits = [c for c in (0, 12, -12, 24, -24) if pitch_range[0] <= min(pitches) + c and max(pitches) + c <= pitch_range[1]]

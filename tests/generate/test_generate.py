@@ -1,10 +1,12 @@
 """`mst generate`: unconditional samples in a composer's style from a base run and its adapters."""
 from __future__ import annotations
 
+import pytest
 from symusic import Score
 
 from support.train import BACH, STYLED, assert_one_line_error, run_cli
 from styletransfer.model.runs import slug
+from styletransfer.tokens import tokenizer as tk
 
 
 
@@ -63,3 +65,30 @@ def test_unknown_style_lists_the_adapters(adapted_run, base_run, tmp_path, capsy
 def test_generate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     code, _, err = run_cli(["generate", "--base", tmp_path, "--out", tmp_path / "x.mid"], capsys)
     assert_one_line_error(code, err, "is not an mst run")
+
+
+@pytest.mark.parametrize("parts", [True, False])
+def test_the_note_grammar_lets_through_only_whole_notes(parts):
+    """``mst generate``'s constraint: from a random model, every sampled Pitch decodes to a note."""
+    import torch
+
+    from styletransfer.tokens.grammar import K_PITCH, decode_base
+    from styletransfer.transfer.note_grammar import NoteGrammar
+    from styletransfer.transfer.sampler import Sampling, sample
+    from support.transfer import bpe_tokenizer, tiny_model
+
+    tok = bpe_tokenizer(parts=parts)
+    g = tok.grammar
+    bos, eos = tk.special_id(tok, "BOS"), tk.special_id(tok, "EOS")
+    rows = sample(tiny_model(tok), [[bos]] * 4, 200, sampling=Sampling(1.5, 0, 1.0), seed=3, eos_id=eos,
+                  constraint=NoteGrammar(g, [[bos]] * 4))
+    for row in rows:
+        base = [b for i in row if i != eos for b in g.expansions[i]]
+        pitches = sum(1 for b in base if g.kind[b] == K_PITCH)
+        unfinished = pitches - len(decode_base(g, base).notes)
+        assert pitches and unfinished <= (row[-1] != eos)  # only the budget may end a row inside its last note
+    torch.manual_seed(0)
+    unconstrained = sample(tiny_model(tok), [[bos]] * 4, 200, sampling=Sampling(1.5, 0, 1.0), seed=3, eos_id=eos)
+    lost = [sum(1 for i in row if i != eos for b in g.expansions[i] if g.kind[b] == K_PITCH)
+            - len(decode_base(g, [b for i in row if i != eos for b in g.expansions[i]]).notes) for row in unconstrained]
+    assert any(n > 1 for n in lost)  # without it, a random model writes pitches that decode to nothing

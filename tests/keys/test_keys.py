@@ -88,13 +88,15 @@ def test_harmonize_works_in_the_reference_key_and_gives_the_melody_back(monkeypa
 
     from styletransfer.config import default_recipe
     from styletransfer.model.adapters import parse_style
+    from styletransfer.tokens.parts import Texture
     from styletransfer.transfer import pipeline
 
     tok = bpe_tokenizer()
     notes = [(k * 8 * GRID, 8 * GRID, p, 80) for k, p in enumerate(scale(67))]  # G major, quarter notes
     melody = melody_score(notes)
     recipe = default_recipe()
-    loaded = pipeline.LoadedStyle(tiny_model(tok), tok, None, parse_style("none"), "base model", recipe)
+    loaded = pipeline.LoadedStyle(tiny_model(tok), tok, None, parse_style("none"), "base model", recipe,
+                                  Texture.piano())
     seen = []
     real_accompany = pipeline.accompany
     monkeypatch.setattr(pipeline, "accompany", lambda m, *a, **k: seen.append(m) or real_accompany(m, *a, **k))
@@ -132,3 +134,19 @@ def test_a_run_saved_before_key_normalization_was_trained_in_every_key(tmp_path)
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
     assert not base_recipe(tmp_path).data.key_normalize  # so its transfers are not transposed
     assert base_recipe(tmp_path, ["data.key_normalize=true"]).data.key_normalize  # --set still wins
+
+
+def test_a_melody_outside_its_style_s_soprano_range_is_moved_by_octaves_and_said_so():
+    from styletransfer.tokens.parts import Texture
+    from styletransfer.transfer.pipeline import register_shift
+
+    satb = Texture(("Soprano", "Alto", "Tenor", "Bass"), True, "", (), (62, 81))
+    shift, said = register_shift([40, 43, 45, 47], satb, (21, 108))  # a tune written in the bass's octave
+    assert shift == 24 and "lies below" in said and "soprano (D4-A5)" in said and "two octaves higher" in said
+    shift, said = register_shift([86, 88, 91], satb, (21, 108))
+    assert shift == -12 and "lies above" in said and "an octave lower and moved back" in said
+    assert register_shift([64, 72, 79], satb, (21, 108)) == (0, None)  # inside: left where it is
+    assert register_shift([60, 83], satb, (21, 108)) == (0, None)  # within a whole tone of the range
+    shift, said = register_shift([50, 90], satb, (21, 108))  # wider than any soprano: harmonized where it is
+    assert shift == 0 and "lies beyond" in said and "where it is" in said
+    assert register_shift([40], Texture.piano(), (21, 108)) == (0, None)  # no range measured: nothing to say

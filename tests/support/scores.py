@@ -84,6 +84,13 @@ def notes_in_beats(score: Score) -> list[tuple]:
     return sorted((n.time / tpq, n.pitch, n.duration / tpq, n.velocity) for t in score.tracks for n in t.notes)
 
 
+def part_notes_in_beats(score: Score, part: int) -> list[tuple]:
+    """``notes_in_beats`` of one part: the decoded track of that program (tokens/parts.py's numbering)."""
+    tpq = score.ticks_per_quarter
+    return sorted((n.time / tpq, n.pitch, n.duration / tpq, n.velocity) for t in score.tracks if t.program == part
+                  for n in t.notes)
+
+
 def one_track_score(notes, ts=(4, 4), tpq=TPQ) -> Score:
     score = Score(tpq)
     track = Track("Piano", program=0, is_drum=False)

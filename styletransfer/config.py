@@ -197,7 +197,9 @@ class SearchConfig(Section):
     fault_weights: FaultWeightsConfig
     final_tries: int = Field(..., ge=1, le=8)  # the last window sampled again while no candidate ends authentic
     final_bars: int = Field(..., ge=1, le=8)  # a window starting this close to the end runs to it
-    parts: int = Field(..., ge=1, le=16)  # the style's texture: a beat in more or fewer parts is a voice_count fault
+    # a model trained before parts only (its tokens carry none): the style's number of parts for voice_count;
+    # a model with parts writes its style's texture, measured on the training pieces (texture.json)
+    parts: int | None = Field(..., ge=1, le=16)
 
 
 class TransferConfig(Section):

@@ -147,7 +147,7 @@ class Search:
         self.n_bars = plan.n_bars
         self.windows = WindowPlanner(tokenizer, plan, self.context)
         # the parts the teacher expects: the style's, with parts; the recipe's, for a model trained before them
-        parts = self.texture.count if grammar.parts else settings.search.parts
+        parts = self.texture.count if grammar.parts else settings.search.parts or 4
         self.teacher = Teacher(settings.search, plan, grammar, beat_of(melody_score),
                                tuple(time_signatures_of(melody_score)),
                                fermata_quarters(melody_score), parts) if settings.search.enabled else None

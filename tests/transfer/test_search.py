@@ -23,7 +23,7 @@ def model(tok):
 def teacher(plan, tok, *overrides: str, fermatas=None) -> Teacher:
     """The teacher of the shipped default recipe's search, with ``search.KEY=VALUE`` overrides."""
     settings = transfer_settings(*(f"search.{o}" for o in overrides)).search
-    return Teacher(settings, plan, tok.grammar, 1.0, ((0.0, 4, 4),), fermatas, settings.parts)
+    return Teacher(settings, plan, tok.grammar, 1.0, ((0.0, 4, 4),), fermatas, settings.parts or 4)
 
 
 def semitone_clashes_on_beats(score, beat_ticks: int) -> int:

@@ -519,3 +519,45 @@ def test_fermatas_from_a_music21_score_line_up_with_the_midi():
     assert len(f) >= 4
     assert all(np.abs(mel[:, 0] - x).min() < 1e-6 for x in f)
     assert abs(f[-1] - mel[:, 0].max()) < 1e-6
+
+
+def test_a_harmonization_in_parts_is_read_part_by_part():
+    """Alto and tenor cross (the tenor leaps above the alto and back): read by its parts, the crossing and the
+    alto's parallel octaves with the bass are there; the bass line is the bass part's, not the lowest note."""
+    from styletransfer.analysis.voice_leading import voice_leading_rates
+
+    melody = np.array([[0, 1, 76], [1, 2, 77], [2, 3, 79], [3, 4, 76]], float)
+    alto = [(0, 1, 67), (1, 2, 69), (2, 3, 71), (3, 4, 67)]
+    tenor = [(0, 1, 60), (1, 2, 72), (2, 3, 62), (3, 4, 60)]  # above the alto on beat 2 only
+    bass = [(0, 1, 43), (1, 2, 45), (2, 3, 47), (3, 4, 48)]  # octaves with the alto: G-A-B, then C under G
+    acc = np.array(alto + tenor + bass, float)
+    parts = np.array([1] * 4 + [2] * 4 + [3] * 4)
+    rates = voice_leading_rates(melody, acc, 1.0, accompaniment_parts=parts)
+    assert rates["voice_crossing_count"] >= 2  # tenor over alto, and back
+    assert rates["parallels_any_voices_count"] >= 2  # alto and bass in octaves, G-A and A-B
+    assert rates["bass_moves"] == 3 and rates["bass_repeat_count"] == 0
+    merged = voice_leading_rates(melody, acc, 1.0)  # the same notes, voices guessed by pitch continuity
+    assert merged["voice_crossing_count"] < rates["voice_crossing_count"]
+
+
+def test_an_output_in_parts_tells_each_accompaniment_note_s_part():
+    from styletransfer.analysis.notes import split_melody_in_parts, written_in_parts
+
+    def track(name, rows):
+        t = Track(name)
+        for on, d, p in rows:
+            t.notes.append(Note(on * 480, d * 480, p, 80))
+        return t
+
+    soprano = [(0, 1, 72), (1, 1, 74)]
+    chorale = Score(480)
+    chorale.tracks.extend([track("Soprano", soprano), track("Alto", [(0, 2, 67)]), track("Bass", [(0, 1, 48), (1, 1, 43)])])
+    melody = Score(480)
+    melody.tracks.append(track("Melody", soprano))
+    assert written_in_parts(chorale)
+    mel, acc, parts = split_melody_in_parts(chorale, melody)
+    assert mel[:, 2].tolist() == [72, 74]
+    assert sorted(zip(acc[:, 2].tolist(), parts.tolist())) == [(43, 2), (48, 2), (67, 1)]
+    reduction = Score(480)
+    reduction.tracks.extend([track("Melody", soprano), track("Accompaniment", [(0, 2, 67), (0, 1, 48)])])
+    assert not written_in_parts(reduction) and split_melody_in_parts(reduction, melody)[2] is None

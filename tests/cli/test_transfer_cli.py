@@ -535,3 +535,45 @@ def test_out_naming_a_folder_is_one_line_even_with_force(adapted_run, tune, caps
                                 *extra], capsys)
         assert_one_line_error(code, err, "is a folder")
     assert (tune.parent / "results" / "mine.txt").read_text() == "keep me"
+
+
+def test_a_piano_style_writes_one_accompaniment_part_and_says_why(adapted_run, tune, capsys):
+    """The fixture's Scarlatti pieces are in one track: his style is the melody and one accompaniment part."""
+    code, out, err = run_cli(["transfer", tune, "--style", slug(STYLED), "--base", adapted_run, "--candidates", "2"],
+                             capsys)
+    assert code == 0, err
+    score = Score(str(tune.parent / f"tune.{slug(STYLED)}.mid"))
+    assert [t.name for t in score.tracks] == ["Melody", "Accompaniment"]
+    assert "one accompaniment part under the melody: its training pieces are not written in parts" in out
+    assert "melody staff + piano grand staff" in out
+
+
+def test_the_score_layout_can_be_chosen_and_a_bad_one_is_one_line(adapted_run, tune, capsys):
+    from music21 import converter
+
+    base = ["transfer", tune, "--style", "bach", "--base", adapted_run, "--candidates", "2", "--force"]
+    for layout, staves in (("open", 4), ("piano", 3), ("chorale", 2)):
+        code, out, err = run_cli([*base, "--score", layout], capsys)
+        assert code == 0, err
+        parsed = converter.parse(str(tune.parent / "tune.bach.musicxml"))
+        assert len(parsed.parts) == staves
+    before = snapshot(tune.parent)
+    code, _, err = run_cli([*base, "--score", "hymnal"], capsys)
+    assert_one_line_error(code, err, "--score hymnal", "chorale, open")
+    assert snapshot(tune.parent) == before  # refused before any work
+
+
+def test_a_melody_below_its_style_s_soprano_is_harmonized_where_the_parts_fit_and_said_so(adapted_run, tmp_path,
+                                                                                        capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    low = tune_score()
+    low = low.shift_pitch(-24)  # the tune two octaves down, in the bass's register
+    low.dump_midi(str(tmp_path / "low.mid"))
+    code, out, err = run_cli(["transfer", "low.mid", "--style", "bach", "--base", adapted_run, "--candidates", "2",
+                              "--set", "transfer.key_normalize=false"], capsys)
+    assert code == 0, err
+    assert "lies below the range of this style's soprano" in out and "higher and moved back" in out
+    score = Score(str(tmp_path / "low.bach.mid"))
+    assert [(n.time, n.pitch) for n in score.tracks[0].notes] == [(beats(on), p - 24) for on, _, p in TUNE]
+    for track in list(score.tracks)[1:]:  # the parts were written under it, and moved back with it
+        assert all(n.pitch < max(p - 24 for _, _, p in TUNE) for n in track.notes)

@@ -33,7 +33,8 @@ MLP=(--set 'finetune.target_modules=[q_proj, k_proj, v_proj, o_proj, gate_proj, 
 BACH_SEARCH=(--set transfer.search.bars_per_step=1 --set transfer.search.cadence_bonus=4.0
              --set transfer.search.cadence_weight=8.0 --set transfer.search.final_tries=5
              --set transfer.search.fault_weights.parallels_melody_bass=6.0
-             --set transfer.search.fault_weights.parallels_any_voices=1.0
+             --set transfer.search.fault_weights.parallels_any_voices=4.0
+             --set transfer.search.fault_weights.voice_count=0.5 --set transfer.search.fault_weights.voice_count_time=2.0
              --set transfer.search.fault_weights.unexplained_chromatic=2.0)
 BACH_DIR="$OUT/adapters/johann-sebastian-bach"
 case "${BACH:-compare}" in

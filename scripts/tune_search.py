@@ -56,6 +56,7 @@ def dev_melodies(chorales: int, tunes: Path | None) -> list[tuple[str, str, obje
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chorales", type=int, default=10)
+    parser.add_argument("--base", default=None, help="the base run (default: runs/base, else the shipped model)")
     parser.add_argument("--tunes", type=Path, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--csv", type=Path, default=None, help="every melody's numbers")
@@ -65,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     judge = StyleJudge.load(args.judge) if args.judge.is_dir() else None
-    loaded = load_style(resolve_base(None), "bach", overrides=args.overrides)
+    loaded = load_style(resolve_base(args.base), "bach", overrides=args.overrides)
     rows = []
     for k, (group, name, melody, fermatas) in enumerate(dev_melodies(args.chorales, args.tunes)):
         found = harmonize(melody, loaded, seed=k)

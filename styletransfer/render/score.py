@@ -125,6 +125,7 @@ def to_music21(score: Score, title: str | None = None, layout_name: str = "auto"
     frame = _Frame(score)
     result = stream.Score()
     result.metadata = metadata.Metadata(title=title or "")
+    result.metadata.composer = ""  # else music21 signs the score "Music21"
     if chosen == "piano":
         parts = _piano_parts(score, frame, result)
     elif chosen == "chorale":

@@ -166,13 +166,19 @@ SHIPPED_MODEL = (SHIPPED / "model.safetensors").exists() and (SHIPPED / "adapter
 
 @pytest.mark.skipif(not SHIPPED_MODEL, reason="the shipped model (styletransfer/pretrained/default) is missing")
 def test_guarantee_with_the_shipped_model():
-    from styletransfer.model.adapters import load_styled
+    """The shipped Bach style writes Happy Birthday as a chorale: the tune as its soprano, note for note,
+    and three more parts under it, each one line."""
+    from styletransfer.transfer.pipeline import harmonize as harmonize_in_style, load_style
 
-    model, tokenizer, _ = load_styled(str(SHIPPED), "bach")  # the shipped folder, even where runs/base exists
+    loaded = load_style(str(SHIPPED), "bach")  # the shipped folder, even where runs/base exists
+    assert loaded.texture.names == ("Soprano", "Alto", "Tenor", "Bass") and loaded.texture.monophonic
     score, _ = read("happy_birthday.mid")
     expected = notes_of(score)
-    candidates = harmonize(score, model, tokenizer, candidates=2, seed=0)
+    candidates = harmonize_in_style(score, loaded, seed=0, candidates=2)
     assert len(candidates) == 2
     for c in candidates:
         check_guarantee(c.score, expected)
-        assert [t.name for t in c.score.tracks] == ["Melody", "Accompaniment"]
+        assert [t.name for t in c.score.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
+        for part in list(c.score.tracks)[1:]:
+            notes = sorted(part.notes, key=lambda n: n.time)
+            assert notes and all(b.time >= a.time + a.duration for a, b in zip(notes, notes[1:]))

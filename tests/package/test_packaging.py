@@ -72,11 +72,13 @@ def test_the_wheel_holds_the_package_its_recipes_and_the_shipped_model(wheel):
     # the recipes (package data: the defaults live in default.yaml)
     assert {"styletransfer/recipes/default.yaml", "styletransfer/recipes/maestro.yaml"} <= names
     # the shipped model: base and every adapter
-    assert {f"{SHIPPED}/{f}" for f in ("model.safetensors", "config.json", "tokenizer.json", "recipe.yaml")} <= names
+    assert {f"{SHIPPED}/{f}" for f in ("model.safetensors", "config.json", "tokenizer.json", "recipe.yaml",
+                                       "texture.json")} <= names
     adapters = [p.name for p in (ROOT / SHIPPED / "adapters").iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert "johann-sebastian-bach" in adapters
     for name in adapters:
-        assert {f"{SHIPPED}/adapters/{name}/{f}" for f in ("adapter_model.safetensors", "adapter_config.json")} <= names
+        assert {f"{SHIPPED}/adapters/{name}/{f}" for f in ("adapter_model.safetensors", "adapter_config.json",
+                                                           "texture.json")} <= names  # the style's parts
     # no caches, no adapter working folders, none of the bundled corpus or melodies (they stay in the repository)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/." in n]
     assert not [n for n in names if n.lower().endswith((".mid", ".midi", ".mxl", ".musicxml", ".krn", ".abc"))]

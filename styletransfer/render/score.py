@@ -3,7 +3,8 @@
 Three layouts (``LAYOUTS``; ``auto`` picks one from the tracks):
 
 - ``chorale``: four parts that are lines (Soprano, Alto, Tenor, Bass) on two staves, as a hymnal prints
-  them: soprano and alto on the treble staff, stems up and down, tenor and bass on the bass staff;
+  them: soprano and alto on the treble staff, stems up and down, tenor and bass on the bass staff (a
+  quartet of instruments gets the open score);
 - ``open``: one staff per part, named, each in the clef its range needs (a quintet, a trio, a duet);
 - ``piano``: the melody on its own staff and every other note on a piano grand staff, split at middle C
   (right hand from C4 up, left hand below): a reduction, and the layout of a piano texture.
@@ -34,6 +35,7 @@ GRID = 8  # steps per quarter note: a 32nd note
 MIDDLE_C = 60
 LAYOUTS = ("auto", "chorale", "open", "piano")
 CHORALE_STEMS = ("up", "down")  # the upper and the lower voice of a chorale staff
+SUNG_PROGRAMS = (0, 52, 53, 54)  # parts a chorale score prints: voices (Choir Aahs...) or parts of no instrument
 SVG_OPTIONS = {"pageWidth": 2100, "pageHeight": 60000, "adjustPageHeight": True, "scale": 40, "footer": "none",
                "header": "none", "breaks": "auto"}
 
@@ -69,12 +71,14 @@ def _staff(notes: list[tuple[Fraction, Fraction, int]], part: stream.Stream) -> 
 
 
 def layout_of(score: Score) -> str:
-    """``auto``'s choice: a chorale for four lines, an open score for other parts, the piano layout for a
-    melody over one accompaniment (a piano texture, a model trained before parts)."""
+    """``auto``'s choice: a chorale for four sung lines, an open score for other parts (a quartet's
+    instruments, five voices), the piano layout for a melody over one accompaniment (a piano texture, a
+    model trained before parts)."""
     tracks = [t for t in score.tracks if len(t.notes) or t.name]
     if len(tracks) <= 2 and (len(tracks) < 2 or tracks[1].name == "Accompaniment"):
         return "piano"
-    return "chorale" if len(tracks) == 4 and all(_is_line(t) for t in tracks) else "open"
+    sung = all(t.program in SUNG_PROGRAMS for t in tracks)
+    return "chorale" if len(tracks) == 4 and sung and all(_is_line(t) for t in tracks) else "open"
 
 
 def resolve_layout(score: Score, layout_name: str) -> str:

@@ -56,6 +56,17 @@ def test_four_lines_are_a_chorale_on_two_staves_with_stems_up_and_down():
     assert not any(n.tie for n in parsed.flatten().notes)
 
 
+def test_a_quartet_of_instruments_gets_an_open_score():
+    quartet = chorale(("Violin I", "Violin II", "Viola", "Cello"))
+    for track, program in zip(quartet.tracks, (40, 40, 41, 42)):
+        track.program = program
+    assert layout_of(quartet) == "open" and resolve_layout(quartet, "chorale") == "chorale"  # asked for: so be it
+    voices = chorale()
+    for track in voices.tracks:
+        track.program = 52  # Choir Aahs: what the Bach style's parts play
+    assert layout_of(voices) == "chorale"
+
+
 def test_other_parts_get_an_open_score_one_named_staff_each():
     score = chorale(("Canto", "Quinto", "Alto", "Tenor", "Basso"))
     assert layout_of(score) == "open" and resolve_layout(score, "chorale") == "open"

@@ -202,17 +202,27 @@ def test_a_static_or_leaping_bass_costs_its_weight(tok):
     assert cost(leap=2.0) - cost() == pytest.approx(2.0)
 
 
-def test_each_shipped_style_sets_its_own_texture():
-    """Four parts are Bach's chorales' texture, not every style's: only the Bach adapter's recipe weighs a
-    beat not in four parts; the default (the base, blends, a user's own adapter) leaves it out, and each
-    other shipped style names its own most common texture (the trecento set: two parts)."""
+def test_each_shipped_style_has_its_own_texture():
+    """Four parts are Bach's chorales' texture, not every style's: each shipped style's parts come from its
+    texture.json (measured on its training pieces), not from a recipe key; only the Bach adapter's recipe
+    weighs a beat not in its parts, the default (the base, blends, a user's own adapter) leaves it out."""
+    from styletransfer.model.runs import style_texture
+
     def search(slug=None):
         return style_recipe(SHIPPED, [SHIPPED / "adapters" / slug] if slug else []).transfer.search
 
-    bach = search("johann-sebastian-bach")
-    assert bach.parts == 4 and bach.fault_weights.voice_count == 0.5
+    def texture(slug):
+        return style_texture(SHIPPED, [(SHIPPED / "adapters" / slug, None)])
+
+    assert texture("johann-sebastian-bach").names == ("Soprano", "Alto", "Tenor", "Bass")
+    assert texture("trecento-various").count == 2
+    assert texture("claudio-monteverdi").count == 5
+    assert texture("ludwig-van-beethoven").names[0] == "Violin I"
+    for slug in ("johann-sebastian-bach", "trecento-various", "giovanni-pierluigi-da-palestrina"):
+        assert search(slug).parts is None  # the recipe no longer says how many parts a style has
+    assert search("johann-sebastian-bach").fault_weights.voice_count == 0.5
     assert search().fault_weights.voice_count == 0.0
-    assert search("trecento-various").parts == 2 and search("trecento-various").fault_weights.voice_count == 0.0
+    assert search("trecento-various").fault_weights.voice_count == 0.0
     assert search("giovanni-pierluigi-da-palestrina").fault_weights.voice_count == 0.0
 
 

@@ -92,15 +92,22 @@ def split_melody(output: Score, melody: Score, tolerance: float = 1 / 16) -> tup
 def written_in_parts(output: Score) -> bool:
     """Whether a harmonization's tracks are its parts (a chorale's four, an mst output in parts), not a melody
     over one accompaniment track (named so by mst) or one merged track."""
-    tracks = [t for t in output.tracks if not t.is_drum and len(t.notes)]
+    return _are_parts(_pitched(output))
+
+
+def _pitched(output: Score) -> list:
+    return [t for t in output.tracks if not t.is_drum and len(t.notes)]
+
+
+def _are_parts(tracks: list) -> bool:
     return len(tracks) >= 2 and not any(t.name == "Accompaniment" for t in tracks)
 
 
 def split_melody_in_parts(output: Score, melody: Score, tolerance: float = 1 / 16):
     """``split_melody``, and each accompaniment note's part (the index of its track among the pitched
     tracks) when the output is written in parts (``written_in_parts``), else None."""
-    tracks = [t for t in output.tracks if not t.is_drum and len(t.notes)]
-    if not written_in_parts(output):
+    tracks = _pitched(output)
+    if not _are_parts(tracks):
         return (*split_melody(output, melody, tolerance), None)
     tpq = output.ticks_per_quarter
     rows = [np.column_stack([notes_of(t, tpq), np.full(len(t.notes), k)]) for k, t in enumerate(tracks)]

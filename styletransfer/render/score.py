@@ -135,7 +135,7 @@ def to_music21(score: Score, title: str | None = None, layout_name: str = "auto"
     elif chosen == "chorale":
         parts = _chorale_parts(score, frame, result)
     else:
-        parts = [_part_of(frame, frame.notes(t), t.name or f"Part {k + 1}", k == 0, _clef_for(t)) for k, t
+        parts = [_part_of(frame, frame.notes(t), t.name or f"Part {k + 1}", _clef_for(t)) for k, t
                  in enumerate(score.tracks)]
         for part in parts:
             result.insert(0, part)
@@ -153,7 +153,7 @@ def _clef_for(track) -> clef.Clef:
     return clef.Treble8vbClef() if median >= 53 else clef.BassClef()
 
 
-def _part_of(frame: _Frame, notes, name: str, melody: bool, which_clef: clef.Clef, part=None,
+def _part_of(frame: _Frame, notes, name: str, which_clef: clef.Clef, part=None,
              lines: bool = True) -> stream.Part:
     """One staff's part: its instrument name, clef, key, metre, notes, measures, ties, pickup and beams."""
     part = part if part is not None else stream.Part(id=name)
@@ -200,9 +200,9 @@ def _piano_parts(score: Score, frame: _Frame, result: stream.Score) -> list[stre
         for onset, duration, pitch in frame.notes(track):
             where = "melody" if k == 0 else "right" if pitch >= MIDDLE_C else "left"
             staves[where].append((onset, duration, pitch))
-    melody = _part_of(frame, staves["melody"], "Melody", True, clef.TrebleClef())
-    right = _part_of(frame, staves["right"], "Piano", False, clef.TrebleClef(), stream.PartStaff(id="right"), False)
-    left = _part_of(frame, staves["left"], "Piano", False, clef.BassClef(), stream.PartStaff(id="left"), False)
+    melody = _part_of(frame, staves["melody"], "Melody", clef.TrebleClef(), lines=False)  # a piano's, as before
+    right = _part_of(frame, staves["right"], "Piano", clef.TrebleClef(), stream.PartStaff(id="right"), False)
+    left = _part_of(frame, staves["left"], "Piano", clef.BassClef(), stream.PartStaff(id="left"), False)
     for part in (melody, right, left):
         result.insert(0, part)
     result.insert(0, layout.StaffGroup([right, left], name="Piano", abbreviation="Pno.", symbol="brace"))

@@ -128,9 +128,7 @@ def in_parts(score: Score) -> list[Track]:
         rest = rest[1:]
     for track in rest:
         if len(parts) == MAX_PARTS:
-            extra = _sorted_notes_of({k: np.concatenate([note_arrays(parts[-1:])[k], note_arrays([track])[k]])
-                                      for k in top})
-            parts[-1].notes = Note.from_numpy(**extra)
+            parts[-1].notes = Note.from_numpy(**_sorted_notes([parts[-1], track]))
             continue
         part = track.copy()
         part.program = len(parts)

@@ -20,6 +20,7 @@ from pathlib import Path
 from symusic import Score
 from transformers.utils import logging as hf_logging
 
+from ..analysis.harmony import NOTE_NAMES
 from ..config import Recipe, TransferConfig
 from ..data.melody_file import read_melody_noting
 from ..errors import UserError
@@ -78,7 +79,6 @@ def output_files(melody: Path, style_slug: str, out: Path | None = None, wav: bo
 
 
 RANGE_SLACK = 2  # semitones a melody may go past its style's melody range before it is moved
-PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 @dataclass
@@ -211,7 +211,7 @@ def register_shift(pitches: list[int], texture: Texture, pitch_range: tuple[int,
 
 
 def _name(pitch: int) -> str:
-    return f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def harmonize(melody: Score, loaded: LoadedStyle, seed: int, candidates: int | None = None,
